@@ -1,0 +1,381 @@
+"""The recipe schema: the single source of truth for what a recipe file may say.
+
+Every model forbids unknown fields, so a typo is an error with a "did you mean" rather than a silently ignored
+setting. Names that other modules provide (source kinds, executors, LLM providers) are checked against the shared
+registries in `goat_datasets.registry`; while a registry is still empty (its module not imported, or not written yet)
+a small built-in set of names is accepted so that `goat validate` works on its own.
+
+Cross-field checks raise `PydanticCustomError` with an ``at`` entry in the error context: the location below the
+validated field where the problem really is (e.g. the second ``name`` of two equal source names). The loader appends
+it to the error's location, so the message lands on the offending line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+import goat_datasets.execution  # noqa: F401  (registers the built-in executors)
+import goat_datasets.sources  # noqa: F401  (registers the built-in source kinds)
+from goat_datasets import registry
+from goat_datasets.registry import UnknownNameError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+HUB_NAME_PART_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+ENV_VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HOSTNAME_RE = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$|^[0-9A-Fa-f:]+$")
+MAX_HUB_NAME = 96
+MAX_CALLS_LIMIT = 10
+
+# Accepted while the matching registry has no entries yet (see the module docstring).
+DEFAULT_SOURCE_KINDS = frozenset({"openapi"})
+DEFAULT_EXECUTORS = frozenset({"http"})
+DEFAULT_LLM_PROVIDERS = frozenset({"transformers", "openai"})
+
+
+def known_names(reg: registry.Registry, defaults: frozenset[str]) -> list[str]:
+    """The names a recipe may use for ``reg``: the registered ones, or ``defaults`` until someone registers."""
+    names = reg.names()
+    return names if names else sorted(defaults)
+
+
+def _check_registered(value: str, reg: registry.Registry, defaults: frozenset[str]) -> str:
+    known = known_names(reg, defaults)
+    if value not in known:
+        raise ValueError(str(UnknownNameError(reg.kind, value, known)))
+    return value
+
+
+def _check_slug(value: str, what: str) -> str:
+    if not SLUG_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must start with a lowercase letter or digit and contain only a-z, 0-9, '.', '_' and '-'"
+        )
+    return value
+
+
+def _check_http_url(value: str, what: str = "") -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"{what or 'must be'} an http:// or https:// URL with a host, got {value!r}")
+    return value
+
+
+def is_url(spec: str) -> bool:
+    """Whether a ``spec`` string names a remote document rather than a file next to the recipe."""
+    return "://" in spec
+
+
+def repeated_names(names: list[object]) -> list[tuple[int, int]]:
+    """(index, index of the first use) for every name that repeats an earlier one."""
+    first_index: dict[object, int] = {}
+    repeats = []
+    for i, name in enumerate(names):
+        if name in first_index:
+            repeats.append((i, first_index[name]))
+        else:
+            first_index[name] = i
+    return repeats
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HubConfig(_Strict):
+    """Where the dataset is published: the same code path for the real Hub and the local one."""
+
+    repo_id: str = Field(description="Dataset repository on the Hub, as 'org/name'.")
+    private: bool = Field(default=False, description="Create the repository as private.")
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id_shape(cls, value: str) -> str:
+        parts = value.split("/")
+        if len(parts) != 2:
+            raise ValueError(f"must look like 'org/name' (exactly one '/'), got {value!r}")
+        for part in parts:
+            if not HUB_NAME_PART_RE.match(part) or "--" in part or ".." in part or len(part) > MAX_HUB_NAME:
+                raise ValueError(
+                    f"repo_id part {part!r} is not a valid Hub name: use letters, digits, '-', '_', '.', start and "
+                    f"end with a letter or digit, no '--' or '..', at most {MAX_HUB_NAME} characters"
+                )
+        return value
+
+
+class SourceConfig(_Strict):
+    """One API document, how to call its operations, and which of them to use."""
+
+    name: str = Field(description="Short name of the source; prefixes every operation id ('<name>.<operation>').")
+    kind: str = Field(
+        default="openapi", validate_default=True, description="Document format; a name from the source-kind registry."
+    )
+    spec: str = Field(description="The API document: a path relative to the recipe file, or an http(s) URL.")
+    base_url: str | None = Field(
+        default=None, description="Where the API is served (http/https). None: take it from the document if any."
+    )
+    executor: str = Field(
+        default="http", validate_default=True, description="How calls are executed; a name from the executor registry."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts the executor may call. Empty: only the host of base_url (no open-ended requests).",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per-call timeout in seconds.")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra request headers. Put secrets in environment variables: 'Authorization: Bearer ${TOKEN}'.",
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Glob patterns over operation names to keep (empty: keep all)."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns over operation names to drop.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, value: str) -> str:
+        return _check_slug(value, "source name")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_registered(cls, value: str) -> str:
+        return _check_registered(value, registry.source_kinds, DEFAULT_SOURCE_KINDS)
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_is_registered(cls, value: str) -> str:
+        return _check_registered(value, registry.executors, DEFAULT_EXECUTORS)
+
+    @field_validator("spec")
+    @classmethod
+    def _spec_is_path_or_url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("spec must name a file (relative to the recipe) or an http(s) URL")
+        if is_url(value):
+            _check_http_url(value, "a URL spec must be")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_are_hostnames(cls, value: list[str]) -> list[str]:
+        for i, host in enumerate(value):
+            if not HOSTNAME_RE.match(host):
+                raise PydanticCustomError(
+                    "hostname",
+                    "{host} is not a host name (write 'api.example.com' or '*.example.com', no scheme, path or port)",
+                    {"host": repr(host), "at": (i,)},
+                )
+        return value
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns_not_empty(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            if not pattern.strip():
+                raise PydanticCustomError("empty_pattern", "an empty glob pattern matches nothing", {"at": (i,)})
+        return value
+
+    def effective_allowed_hosts(self) -> list[str]:
+        """The hosts an executor may call: ``allowed_hosts``, else the host of ``base_url``, else none."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        host = urlparse(self.base_url).hostname if self.base_url else None
+        return [host] if host else []
+
+    def selects(self, operation_name: str) -> bool:
+        """Whether an operation survives ``include``/``exclude`` (include first; exclude wins)."""
+        if self.include and not any(fnmatch.fnmatchcase(operation_name, p) for p in self.include):
+            return False
+        return not any(fnmatch.fnmatchcase(operation_name, p) for p in self.exclude)
+
+
+class LLMConfig(_Strict):
+    """The model that writes arguments, queries and answers."""
+
+    provider: str = Field(
+        default="transformers",
+        validate_default=True,
+        description="'transformers' runs the embedded local model; 'openai' calls an OpenAI-compatible server.",
+    )
+    model: str = Field(default="default", description="Model id for the provider; 'default' is the embedded model.")
+    base_url: str | None = Field(default=None, description="Server URL for remote providers (http/https).")
+    api_key_env: str | None = Field(
+        default=None, description="NAME of the environment variable holding the API key (never the key itself)."
+    )
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy.")
+    max_new_tokens: int = Field(default=256, ge=1, le=8192, description="Token budget of one generation.")
+    seed: int = Field(default=0, description="Seed passed to the generator for reproducible sampling.")
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_is_registered(cls, value: str) -> str:
+        return _check_registered(value, registry.llm_providers, DEFAULT_LLM_PROVIDERS)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_VAR_NAME_RE.match(value):
+            raise ValueError(
+                "must be the NAME of an environment variable (like OPENAI_API_KEY), not the key itself; "
+                "recipes are published with the dataset"
+            )
+        return value
+
+
+class GraphConfig(_Strict):
+    """How the API dependency graph is built: embedding candidates, then checks."""
+
+    embedder: str = Field(default="default", description="Sentence embedder; 'default' is the packaged MiniLM-L6.")
+    threshold: float = Field(
+        default=0.2, ge=-1.0, le=1.0, description="Minimum cosine similarity for an output->parameter candidate."
+    )
+    top_k: int | None = Field(default=10, ge=1, description="Keep at most this many candidates per parameter.")
+    verify_by_execution: bool = Field(
+        default=True, description="Keep an edge only if calling A then B with A's output succeeds."
+    )
+    max_edges_per_param: int | None = Field(
+        default=None, ge=1, description="Cap on verified edges into one parameter (None: no cap)."
+    )
+
+
+class SamplingConfig(_Strict):
+    """How call chains are drawn from the graph."""
+
+    seed: int = Field(default=0, description="Seed of the sampler; the same seed and graph give the same chains.")
+    n: int = Field(default=10, ge=1, description="Number of samples to produce.")
+    min_calls: int = Field(default=2, ge=1, le=MAX_CALLS_LIMIT, description="Fewest calls in a chain.")
+    max_calls: int = Field(
+        default=4, ge=1, le=MAX_CALLS_LIMIT, validate_default=True, description="Most calls in a chain."
+    )
+    max_per_api: int | None = Field(
+        default=None, ge=1, description="Cap on samples that use one API, for coverage (None: no cap)."
+    )
+    max_attempts: int = Field(
+        default=20, ge=1, description="Draws tried per requested sample before giving up on it."
+    )
+
+    @field_validator("max_calls")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        min_calls = info.data.get("min_calls")
+        if isinstance(min_calls, int) and value < min_calls:
+            raise ValueError(f"max_calls ({value}) must be >= min_calls ({min_calls})")
+        return value
+
+
+class SftOutput(_Strict):
+    """Chat-format traces (messages + tools) for supervised fine-tuning."""
+
+    split: str = Field(default="train", description="Split name of the sft config on the Hub.")
+    system_prompt: str | None = Field(default=None, description="System message of every trace (None: no system).")
+
+    @field_validator("split")
+    @classmethod
+    def _split_is_name(cls, value: str) -> str:
+        if not re.match(r"^\w+$", value):
+            raise ValueError(f"split {value!r} must be a word of letters, digits and '_' (like 'train')")
+        return value
+
+
+class OutputsConfig(_Strict):
+    """Which dataset configs are written; each becomes one config of the Hub repository."""
+
+    sft: SftOutput | None = Field(default_factory=SftOutput, description="SFT traces; null to skip.")
+
+
+class Recipe(_Strict):
+    """A whole recipe file. ``path`` (where it was read from) is not a field: it is never dumped or fingerprinted."""
+
+    name: str = Field(description="Recipe name, a slug; names the build directory.")
+    version: str = Field(description="Semantic version X.Y.Z of the dataset; published as Hub tag vX.Y.Z.")
+    description: str = Field(default="", description="One line for `goat recipes list` and the dataset card.")
+    license: str = Field(default="other", description="Licence of the produced dataset (Hub licence id).")
+    hub: HubConfig = Field(description="Where the dataset is published.")
+    sources: list[SourceConfig] = Field(description="API documents to build from (at least one, unique names).")
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="The generating model.")
+    graph: GraphConfig = Field(default_factory=GraphConfig, description="Dependency-graph construction.")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Chain sampling.")
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="Dataset configs to write.")
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The file this recipe was loaded from (None when built in memory)."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str | Path | None) -> None:
+        self._path = None if value is None else Path(value).resolve()
+
+    @property
+    def tag(self) -> str:
+        """The Hub tag of this version."""
+        return f"v{self.version}"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, value: str) -> str:
+        return _check_slug(value, "recipe name")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_semver(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f"must be a string 'X.Y.Z'; YAML read {value!r} as a number (write \"{value}.0\")")
+        if isinstance(value, str) and not SEMVER_RE.match(value):
+            raise ValueError(f"must be semantic 'X.Y.Z' (like 1.0.0), got {value!r}")
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_named_uniquely(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        if not value:
+            raise ValueError("a recipe needs at least one source")
+        for i, first in repeated_names([s.name for s in value]):
+            raise PydanticCustomError(
+                "duplicate_source",
+                "source name {name} is already used by sources[{first}]",
+                {"name": repr(value[i].name), "first": first, "at": (i, "name")},
+            )
+        return value
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.sources)
+        raise KeyError(f"recipe {self.name!r} has no source {name!r} (sources: {known})")
+
+    def resolve_spec_path(self, source: SourceConfig | str) -> str:
+        """Absolute path of a local spec (relative to the recipe file, else the working directory); URLs unchanged."""
+        src = self.source(source) if isinstance(source, str) else source
+        if is_url(src.spec):
+            return src.spec
+        spec = Path(src.spec).expanduser()
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return str((base / spec).resolve())
+
+    def to_yaml(self) -> str:
+        """The normalised recipe (all defaults filled in) as YAML, e.g. to show what a build actually used."""
+        import yaml
+
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
