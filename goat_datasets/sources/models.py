@@ -43,6 +43,23 @@ class OutputField(BaseModel):
     description: str = ""
 
 
+def _public_schema(schema: Any) -> Any:
+    """A parameter schema as a tool-calling model should see it: without titles and our ``x-goat-*`` parser notes."""
+    if isinstance(schema, dict):
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key == "title" or str(key).startswith("x-goat-"):
+                continue
+            if key in ("properties", "patternProperties", "$defs", "definitions") and isinstance(value, dict):
+                out[key] = {name: _public_schema(sub) for name, sub in value.items()}  # names are data, not keywords
+            else:
+                out[key] = _public_schema(value)
+        return out
+    if isinstance(schema, list):
+        return [_public_schema(v) for v in schema]
+    return schema
+
+
 class ApiSpec(BaseModel):
     """One callable operation. ``id`` is unique within a build: ``<source>.<operation name>``."""
 
@@ -75,7 +92,7 @@ class ApiSpec(BaseModel):
         """The OpenAI/HF tool-calling schema (``{"type": "function", "function": {...}}``) for this operation."""
         properties: dict[str, Any] = {}
         for p in self.params:
-            prop = {k: v for k, v in p.json_schema.items() if k not in ("title",)}
+            prop = _public_schema(p.json_schema)
             prop.setdefault("type", "string")
             if p.description and "description" not in prop:
                 prop["description"] = p.description
