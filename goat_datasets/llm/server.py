@@ -33,12 +33,16 @@ class ChatRequest(BaseModel):
     seed: int | None = None
 
 
-def create_app(model: str = "default", dtype: str = "bfloat16", max_new_tokens: int = 256):
+def create_app(model: str = "default", dtype: str = "bfloat16", max_new_tokens: int = 256, preload: bool = True):
+    """``preload`` loads the model before the app exists, so /health only answers once requests can be served and a
+    model that cannot load stops the process at startup with its reason, instead of failing every request."""
     from fastapi import FastAPI, HTTPException
 
     from goat_datasets.llm.generation import LocalLLM
 
     llm = LocalLLM(model=model, dtype=dtype, max_new_tokens=max_new_tokens)
+    if preload:
+        llm.load()
     app = FastAPI(title="goat-datasets local LLM", docs_url=None, redoc_url=None)
     stats = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
 
@@ -80,9 +84,13 @@ def create_app(model: str = "default", dtype: str = "bfloat16", max_new_tokens: 
 
 @contextlib.contextmanager
 def running_llm_server(
-    model: str = "default", port: int = 0, dtype: str = "bfloat16", startup_timeout_s: float = 120.0
+    model: str = "default", port: int = 0, dtype: str = "bfloat16", startup_timeout_s: float = 600.0
 ) -> Iterator[str]:
-    """Start the endpoint in a child process; yields the base URL (``http://127.0.0.1:PORT/v1``)."""
+    """Start the endpoint in a child process; yields the base URL (``http://127.0.0.1:PORT/v1``).
+
+    The first start of a model dequantizes its GGUF (about 45 s for the default on 2 cores, minutes for 1.5B under
+    load); later starts load the cached converted copy in seconds. Hence the generous timeout.
+    """
     import httpx
 
     from goat_datasets.servers import free_port
@@ -95,7 +103,10 @@ def running_llm_server(
         deadline = time.monotonic() + startup_timeout_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the local LLM server exited with code {proc.returncode} (command: {' '.join(cmd)})")
+                raise RuntimeError(
+                    f"the local LLM server exited with code {proc.returncode} (command: {' '.join(cmd)}); "
+                    "its stderr above says why (a model that cannot load stops it at startup)"
+                )
             try:
                 if httpx.get(base + "/health", timeout=2).status_code == 200:
                     break
