@@ -1,0 +1,80 @@
+"""The graph stage end to end: candidates -> (LLM check, later) -> execution check -> final graph."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+import networkx as nx
+from pydantic import BaseModel
+
+from goat_datasets.execution.base import Executor
+from goat_datasets.graph.candidates import CandidateStats, TextEmbedder, find_candidates
+from goat_datasets.graph.model import DependencyGraph, StageResult, add_edge, iter_edges, new_graph, set_edge
+from goat_datasets.graph.verify import ArgumentSource, ExecutionCheckStats, verify_by_execution
+from goat_datasets.sources.models import ApiSpec
+
+log = logging.getLogger(__name__)
+
+
+class GraphStats(BaseModel):
+    """Counts per stage, for logs and the dataset card."""
+
+    apis: int
+    candidates: CandidateStats
+    execution_check: ExecutionCheckStats | None = None
+    execution_check_skipped_reason: str = ""
+    edges: int = 0
+    apis_with_edges: int = 0
+    components: int = 0
+    largest_component: int = 0
+    seconds: float = 0.0
+
+
+def build_graph(
+    apis: Sequence[ApiSpec],
+    *,
+    embedder: TextEmbedder,
+    threshold: float = 0.2,
+    top_k: int | None = None,
+    executor: Executor | None = None,
+    verify: bool = True,
+    argument_source: ArgumentSource | None = None,
+    max_workers: int = 8,
+    keep_skipped: bool = True,
+) -> tuple[nx.MultiDiGraph, GraphStats]:
+    """Build the dependency graph of ``apis``. With ``verify`` but no executor, edges stay unverified (skipped)."""
+    started = time.perf_counter()
+    graph = new_graph(apis)
+    log.info("graph: %d APIs, finding candidates (threshold %.2f, top_k %s)", len(apis), threshold, top_k)
+    edges, cand_stats = find_candidates(apis, embedder, threshold=threshold, top_k=top_k)
+    for edge in edges:
+        add_edge(graph, edge)
+    stats = GraphStats(apis=len(apis), candidates=cand_stats)
+
+    if verify and executor is not None:
+        log.info("graph: execution check of %d candidate edges", len(edges))
+        stats.execution_check = verify_by_execution(
+            graph, apis, executor, argument_source, max_workers=max_workers, keep_skipped=keep_skipped
+        )
+    else:
+        why = "verify is off" if not verify else "no executor given"
+        stats.execution_check_skipped_reason = why
+        skipped = StageResult(status="skipped", code="not_requested", reason=f"execution check not run: {why}")
+        for edge in iter_edges(graph):
+            set_edge(graph, edge.with_stage("execution_check", skipped))
+
+    view = DependencyGraph(graph)
+    components = view.components()
+    stats.edges = graph.number_of_edges()
+    stats.apis_with_edges = len(view.apis_with_edges())
+    stats.components = len(components)
+    stats.largest_component = len(components[0]) if components else 0
+    stats.seconds = time.perf_counter() - started
+    graph.graph["stats"] = stats.model_dump(mode="json", exclude={"execution_check": {"dropped"}})
+    log.info(
+        "graph: %d edges over %d APIs in %d components (%.2fs)",
+        stats.edges, stats.apis_with_edges, stats.components, stats.seconds,
+    )  # fmt: skip
+    return graph, stats
