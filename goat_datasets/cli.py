@@ -159,14 +159,15 @@ def publish(
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     try:
         result = run_build(loaded, log=_log_to(console))
-        revision, uploaded = publish_build(
-            loaded.hub.repo_id,
-            result.dataset_dir,
-            loaded.version,
-            result.fingerprint,
-            endpoint=endpoint,
-            private=loaded.hub.private,
-        )
+        with _hub_client_settings(endpoint):
+            revision, uploaded = publish_build(
+                loaded.hub.repo_id,
+                result.dataset_dir,
+                loaded.version,
+                result.fingerprint,
+                endpoint=endpoint,
+                private=loaded.hub.private,
+            )
     except Exception as exc:
         _fail(console, "publish failed", exc)
     where = endpoint or "https://huggingface.co"
@@ -175,6 +176,19 @@ def publish(
         console.print(f"[green]published[/] {loaded.hub.repo_id}@{tag} (commit {revision[:12]}) on {where}")
     else:
         console.print(f"{loaded.hub.repo_id}@{tag} already holds this build on {where}: nothing to do")
+
+
+def _hub_client_settings(endpoint: str | None):
+    """A Hub on this machine (``goat hub serve``) has no Xet storage: point the clients at it with Xet off."""
+    import contextlib
+    from urllib.parse import urlsplit
+
+    from goat_datasets.hub.endpoint import use_hub_endpoint
+    from goat_datasets.servers import is_loopback
+
+    if endpoint and is_loopback(urlsplit(endpoint).hostname or ""):
+        return use_hub_endpoint(endpoint)
+    return contextlib.nullcontext()
 
 
 def _fail(console: Console, what: str, exc: BaseException) -> None:

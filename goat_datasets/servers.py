@@ -19,13 +19,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def require_loopback(host: str) -> None:
     """Our servers are development servers: refuse to bind anything but loopback."""
-    try:
-        ok = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        ok = False
-    if not ok:
+    if not is_loopback(host):
         raise ValueError(f"refusing to bind {host!r}: goat servers listen on loopback only (127.0.0.1, ::1)")
 
 

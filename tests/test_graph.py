@@ -545,7 +545,7 @@ def test_tmdb_candidates_recover_gold_consecutive_pairs(embedder):
     tmdb = DATA / "restbench-tmdb"
     if not tmdb.exists():
         pytest.skip(f"{tmdb} not found (shared data lives beside the repo)")
-    apis = openapi.parse_openapi(json.loads((tmdb / "tmdb_oas.json").read_text()), source="tmdb")
+    apis = openapi.parse_openapi(json.loads((tmdb / "tmdb_oas.json").read_text()), source="tmdb").apis
     edges, stats = find_candidates(apis, embedder, threshold=0.2)
     by_route = {f"{a.method.upper()} {a.path}": a.id for a in apis}
     linked = {(e.source_api, e.target_api) for e in edges}

@@ -159,6 +159,14 @@ def test_arguments_coerce_quoted_numbers_unless_disabled() -> None:
     assert args is None and "adults" in reason and "integer" in reason
 
 
+def test_a_one_element_list_for_a_scalar_parameter_is_unwrapped() -> None:
+    # Qwen2.5-Coder-1.5B answered {"cinema_id": ["c001"]} after a prompt listing "Example values: ["c001"]"
+    args, _ = extract_arguments('{"city": ["Oslo"], "adults": ["2"]}', HOTEL_SCHEMA)
+    assert args == {"city": "Oslo", "adults": 2}
+    args, reason = extract_arguments('{"city": ["Oslo", "Bergen"], "adults": 2}', HOTEL_SCHEMA)
+    assert args is None and "city" in reason
+
+
 def test_arguments_coercion_is_lossless_only() -> None:
     args, reason = extract_arguments('{"city": "Lisbon", "adults": "two"}', HOTEL_SCHEMA)
     assert args is None and "adults" in reason

@@ -111,7 +111,7 @@ def test_query_and_answer_from_real_results():
     answer, _ = write_final_answer(query, calls, llm, usage)
     assert query == "Who is in the cast of Silent Harbor? Show 3 people."
     assert answer == "Ann Lee stars in it."
-    assert 'query="Silent Harbor"' in llm.prompts[0] and "limit=3" in llm.prompts[0]
+    assert "query: Silent Harbor" in llm.prompts[0] and "limit: 3" in llm.prompts[0]
     assert "movie_id=42" not in llm.prompts[0]  # derived values are not "fixed" values to state
     assert "Ann Lee" in llm.prompts[1]
     empty, reason = write_query(calls, APIS, ScriptedLLM(["  "]), usage)

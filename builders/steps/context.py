@@ -7,12 +7,15 @@ directory and config dicts) and rebuild their clients in ``load()``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from goat_datasets.sources.models import ApiSpec
 
 APIS_FILE = "apis.json"
+LOCAL_LLM_URL = "local"  # llm_config["base_url"] meaning: the build's local endpoint, whose URL is in the env var
+LOCAL_LLM_URL_ENV = "GOAT_LOCAL_LLM_URL"
 
 
 def save_apis(build_dir: Path, apis: list[ApiSpec]) -> Path:
@@ -30,8 +33,13 @@ def make_llm(cfg: dict[str, Any]) -> Any:
     """An OpenAI-compatible client: a remote server (vLLM, TGI, OpenAI) or the build's local endpoint."""
     from goat_datasets.llm.generation import OpenAICompatibleLLM
 
+    base_url = cfg["base_url"]
+    if base_url == LOCAL_LLM_URL:
+        base_url = os.environ.get(LOCAL_LLM_URL_ENV, "")
+        if not base_url:
+            raise RuntimeError(f"the build's local LLM endpoint is not running ({LOCAL_LLM_URL_ENV} is unset)")
     return OpenAICompatibleLLM(
-        base_url=cfg["base_url"],
+        base_url=base_url,
         model=cfg["model"],
         api_key_env=cfg.get("api_key_env"),
         temperature=float(cfg.get("temperature", 0.0)),

@@ -4,7 +4,6 @@ Rows carry ``status`` ("ok" or "rejected") with ``stage`` and ``reason``: a fail
 and rejected rows flow to the end of the pipeline so they can be published in the ``rejected`` config.
 """
 
-from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor

@@ -33,3 +33,17 @@ class Executor(Protocol):
     def call(self, api: ApiSpec, arguments: dict[str, Any]) -> CallResult: ...
 
     def close(self) -> None: ...
+
+
+def is_empty_response(response: Any) -> bool:
+    """No information to build on: nothing, or an object whose every list is empty (``{"results": [], "total": 0}``).
+
+    A successful call that found nothing cannot feed a later call, so both the graph's execution check and the
+    trace builder treat it as a failure of the chain, with this as the reason.
+    """
+    if response is None or response == "" or response == [] or response == {}:
+        return True
+    if isinstance(response, dict):
+        lists = [v for v in response.values() if isinstance(v, list)]
+        return bool(lists) and all(len(v) == 0 for v in lists)
+    return False

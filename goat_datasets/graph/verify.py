@@ -22,7 +22,7 @@ import networkx as nx
 from pydantic import BaseModel, Field
 
 from goat_datasets import jsonpath
-from goat_datasets.execution.base import CallResult, Executor
+from goat_datasets.execution.base import CallResult, Executor, is_empty_response
 from goat_datasets.graph.model import DependencyEdge, StageResult, iter_edges, set_edge
 from goat_datasets.sources.models import ApiSpec, Param
 
@@ -256,6 +256,13 @@ def _judge_b_call(e: DependencyEdge, a_arguments: dict[str, Any], value: Any, b_
             status="failed",
             code="b_failed",
             reason=f"{e.target_api} failed with {e.target_param}={_short(value, 60)!r}: {_describe_failure(b_result)}",
+            details=details,
+        )
+    if is_empty_response(b_result.response):
+        return StageResult(
+            status="failed",
+            code="b_empty",
+            reason=f"{e.target_api} found nothing for {e.target_param}={_short(value, 60)!r} taken from {e.source_path}",
             details=details,
         )
     return StageResult(

@@ -334,6 +334,9 @@ def _coerce_one(val: Any, spec: dict[str, Any]) -> Any:
     types = [types] if isinstance(types, str) else list(types or [])
     if not types or _json_kind(val) in types or (isinstance(val, int) and "number" in types):
         return val
+    if isinstance(val, list) and len(val) == 1 and "array" not in types:
+        # small models copy the prompt's "Example values: [...]" list shape: ["c001"] for a string parameter
+        return _coerce_one(val[0], spec)
     if isinstance(val, str):
         s = val.strip()
         if "integer" in types and re.fullmatch(r"[+-]?\d+", s):

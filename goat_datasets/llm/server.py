@@ -97,7 +97,7 @@ def running_llm_server(
 
     port = port or free_port()
     cmd = [sys.executable, "-m", "goat_datasets.llm.server", "--port", str(port), "--model", model, "--dtype", dtype]
-    proc = subprocess.Popen(cmd, env=dict(os.environ))
+    proc = subprocess.Popen(cmd, env={**os.environ, "TQDM_DISABLE": "1"})  # no conversion progress bars in build logs
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout_s
