@@ -220,13 +220,6 @@ def _rejected_row(row: dict[str, Any], fp: str) -> dict[str, Any]:
     }
 
 
-def _table(rows: list[dict[str, Any]], features: Any) -> Dataset:
-    """A typed table, also when empty (a build where every sample was rejected still publishes its schema)."""
-    if rows:
-        return Dataset.from_list(rows, features=features)
-    return Dataset.from_dict({name: [] for name in features}, features=features)
-
-
 def write_dataset(
     recipe: Recipe,
     rows: list[dict[str, Any]],
@@ -236,16 +229,29 @@ def write_dataset(
     counts: dict[str, int],
     usage: dict[str, Any],
 ) -> Path:
+    """The publishable folder: one parquet config per non-empty output, the recipe and the card.
+
+    An empty config is left out rather than written empty: ``load_dataset`` refuses a split with no rows, and a
+    card must not promise a config that cannot be loaded.
+    """
     out = build_dir / DATASET_DIR
     tmp = build_dir / (DATASET_DIR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     split = recipe.outputs.sft.split if recipe.outputs.sft else "train"
-    ok = [_sft_row(r, fp, models["llm"]) for r in rows if r["status"] == "ok"]
-    rejected = [_rejected_row(r, fp) for r in rows if r["status"] != "ok"]
-    (tmp / "data" / "sft").mkdir(parents=True)
-    (tmp / "data" / "rejected").mkdir(parents=True)
-    _table(ok, SFT_FEATURES).to_parquet(str(tmp / "data" / "sft" / f"{split}-00000-of-00001.parquet"))
-    _table(rejected, REJECTED_FEATURES).to_parquet(str(tmp / "data" / "rejected" / "train-00000-of-00001.parquet"))
+    tables = {
+        ("sft", split): (SFT_FEATURES, [_sft_row(r, fp, models["llm"]) for r in rows if r["status"] == "ok"]),
+        ("rejected", "train"): (REJECTED_FEATURES, [_rejected_row(r, fp) for r in rows if r["status"] != "ok"]),
+    }
+    configs: dict[str, list[str]] = {}
+    for (config, config_split), (features, table) in tables.items():
+        if not table:
+            continue
+        (tmp / "data" / config).mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(table, features=features).to_parquet(
+            str(tmp / "data" / config / f"{config_split}-00000-of-00001.parquet")
+        )
+        configs.setdefault(config, []).append(config_split)
+    tmp.mkdir(parents=True, exist_ok=True)
     recipe_text = Path(recipe.path).read_text() if getattr(recipe, "path", None) else ""
     (tmp / "recipe.yaml").write_text(recipe_text)
     card = render_card(
@@ -254,7 +260,7 @@ def write_dataset(
         version=recipe.version,
         description=recipe.description,
         license=recipe.license,
-        configs={"sft": [split], "rejected": ["train"]},
+        configs=configs,
         fingerprint=fp,
         code_version=code_version(),
         models=models,
@@ -319,6 +325,19 @@ def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int]
     kept = sum(1 for r in rows if r["status"] == "ok")
     counts = {"sampled": n_chains, "executed_ok": executed_ok, "kept": kept}
     return counts, rejected_by_stage, usage
+
+
+class NothingToPublish(RuntimeError):
+    """Every sample of the build was rejected: there is no sft config to publish."""
+
+
+def require_publishable(result: BuildResult) -> None:
+    if result.counts.get("kept", 0) == 0:
+        by_stage = ", ".join(f"{k}: {v}" for k, v in result.report.get("rejected_by_stage", {}).items())
+        raise NothingToPublish(
+            f"no sample survived the build ({result.counts.get('sampled', 0)} sampled; rejected by stage: {by_stage}); "
+            f"the reasons are in {result.dataset_dir}/data/rejected and {result.build_dir}/rows.jsonl"
+        )
 
 
 def run_build(recipe: Recipe, log: Log = print) -> BuildResult:

@@ -225,12 +225,37 @@ def clean_text(text: str) -> str:
     return t
 
 
+_ORDINALS = ["first", "second", "third", "fourth", "fifth"]
+
+
+def describe_source(derived: str, calls: Sequence[dict[str, Any]], before: int) -> str:
+    """``"list_showtimes.results[0].movie_id"`` -> ``"the movie id of the first of the results of step 1"``.
+
+    Lets the query prompt say where a value came from without showing the value (the user does not know it).
+    """
+    name, _, path = derived.partition(".")
+    step = next((i + 1 for i, c in enumerate(calls[:before]) if c["name"] == name), None)
+    parts = jsonpath.parse(path) if path else []
+    words: list[str] = []
+    for j in range(len(parts) - 1, -1, -1):
+        part = parts[j]
+        if isinstance(part, str):
+            if j + 1 < len(parts) and isinstance(parts[j + 1], int):
+                continue  # said with its index below
+            words.append(f"the {part.replace('_', ' ')}")
+        elif isinstance(part, int) and j > 0 and isinstance(parts[j - 1], str):
+            ordinal = _ORDINALS[part] if 0 <= part < len(_ORDINALS) else f"item {part + 1}"
+            words.append(f"the {ordinal} of the {parts[j - 1].replace('_', ' ')}")
+    where = f"step {step}" if step else name
+    return " of ".join(words + [where]) if words else where
+
+
 def write_query(
     calls: Sequence[dict[str, Any]], apis: dict[str, ApiSpec], llm: TextLLM, usage: LLMUsage
 ) -> tuple[str | None, str]:
     views = []
     fixed_values: list[str] = []
-    for c in calls:
+    for i, c in enumerate(calls):
         api = apis[c["api_id"]]
         fixed = [f"{k}: {_plain(v)}" for k, v in c["arguments"].items() if k not in c["derived"]]
         views.append(
@@ -238,11 +263,15 @@ def write_query(
                 "name": c["name"],
                 "description": (api.summary or api.description or api.name).strip().rstrip("."),
                 "fixed": fixed,
-                "derived": [k.replace("_", " ") for k in sorted(c["derived"])],
+                "derived": [
+                    f"{param.replace('_', ' ')} = {describe_source(src, calls, i)}"
+                    for param, src in sorted(c["derived"].items())
+                ],
             }
         )
         fixed_values += fixed
-    prompt = render("user_query", calls=views, fixed_values=fixed_values)
+    final_result = response_text(calls[-1]["response"], 300) if calls else ""
+    prompt = render("user_query", calls=views, fixed_values=fixed_values, final_result=final_result)
     gen = llm.generate([{"role": "user", "content": prompt}])
     usage.add(gen)
     if getattr(gen, "error", None):

@@ -150,7 +150,7 @@ def publish(
     """
     import os
 
-    from goat_builders.build import run_build
+    from goat_builders.build import require_publishable, run_build
     from goat_datasets.hub.client import publish_build, version_tag
 
     overrides = list(set_ or []) + ([f"version={version}"] if version else [])
@@ -159,6 +159,7 @@ def publish(
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     try:
         result = run_build(loaded, log=_log_to(console))
+        require_publishable(result)
         with _hub_client_settings(endpoint):
             revision, uploaded = publish_build(
                 loaded.hub.repo_id,

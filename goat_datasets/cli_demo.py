@@ -100,7 +100,7 @@ def show_row(console: Console, row: dict[str, Any], model: str) -> None:
 
 
 def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: int = 8765) -> None:
-    from goat_builders.build import run_build
+    from goat_builders.build import require_publishable, run_build
     from goat_datasets.demo_api.app import create_app
     from goat_datasets.hub.client import publish_build, version_tag
     from goat_datasets.hub.endpoint import use_hub_endpoint
@@ -126,6 +126,7 @@ def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: 
         os.environ["GOAT_DEMO_API"] = api_url
         recipe = load_recipe(resolve_recipe_path(DEMO_RECIPE), overrides or [])
         result = run_build(recipe, log=console.print)
+        require_publishable(result)
         repo_id, tag = recipe.hub.repo_id, version_tag(recipe.version)
         with use_hub_endpoint(hub_url):  # also turns Xet off: the local Hub stores LFS, like most mirrors
             revision, _ = publish_build(

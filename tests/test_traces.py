@@ -128,3 +128,15 @@ def test_every_prompt_template_renders_and_is_hashed():
     text = render("final_answer", query="q?", calls=[{"name": "a", "response_text": json.dumps({"x": 1})}])
     assert "q?" in text and '{"x": 1}' in text
     assert template_hash("user_query") != template_hash("final_answer")
+
+
+def test_values_found_on_the_way_are_described_by_where_they_came_from():
+    from goat_builders.traces import describe_source
+
+    calls = [{"name": "list_showtimes"}, {"name": "get_movie"}, {"name": "search_people"}]
+    assert describe_source("list_showtimes.results[0].movie_id", calls, 1) == (
+        "the movie id of the first of the results of step 1"
+    )
+    assert describe_source("get_movie.director.name", calls, 2) == "the name of the director of step 2"
+    assert describe_source("get_movie.$", calls, 2) == "step 2"
+    assert describe_source("get_movie.cast[7].person_id", calls, 2) == "the person id of the item 8 of the cast of step 2"
