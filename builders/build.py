@@ -356,18 +356,19 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
     save_apis(bdir, apis)
     exec_configs = _source_exec_configs(recipe, base_urls)
 
-    graph = build_graph_stage(recipe, apis, bdir, exec_configs, log)
-    chains = sample_stage(recipe, graph, apis, bdir, log)
-
     rows_path = bdir / ROWS_FILE
     rows = _load_rows(rows_path)
     gen_seconds = 0.0
-    if rows is not None:
-        log(f"generation: reusing {len(rows)} rows from {rows_path}")
-    else:
-        from goat_builders.sft_traces import build_pipeline, run_pipeline
+    # The LLM endpoint starts before the graph stage: its first start dequantizes the model (the build's memory
+    # peak, about 5.4 GB for the default), which then does not coincide with this process holding the embedder.
+    with contextlib.nullcontext(None) if rows is not None else llm_endpoint(recipe, log) as llm_cfg:
+        graph = build_graph_stage(recipe, apis, bdir, exec_configs, log)
+        chains = sample_stage(recipe, graph, apis, bdir, log)
+        if rows is not None:
+            log(f"generation: reusing {len(rows)} rows from {rows_path}")
+        else:
+            from goat_builders.sft_traces import build_pipeline, run_pipeline
 
-        with llm_endpoint(recipe, log) as llm_cfg:
             t0 = time.monotonic()
             pipeline = build_pipeline(
                 name=recipe.name,
@@ -379,7 +380,7 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
             )
             rows = run_pipeline(pipeline)
             gen_seconds = time.monotonic() - t0
-        _save_rows(rows_path, rows)
+            _save_rows(rows_path, rows)
 
     counts, rejected_by_stage, usage = summarise(rows, len(chains))
     with _no_progress_bars():

@@ -12,10 +12,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from distilabel.pipeline import Pipeline
-from distilabel.steps import LoadDataFromDicts
+import warnings
 
-from goat_builders.steps.traces import ExecuteChains, FormatSFT, WriteQueryAndAnswer
+# distilabel 1.5.3's models trip a pydantic >= 2.12 warning at import; it is about distilabel's code, not the user's.
+warnings.filterwarnings("ignore", message=r"The 'default' attribute with value None was provided to the `Field\(\)`")
+
+from distilabel.pipeline import Pipeline  # noqa: E402
+from distilabel.steps import LoadDataFromDicts  # noqa: E402
+
+from goat_builders.steps.traces import ExecuteChains, FormatSFT, WriteQueryAndAnswer  # noqa: E402
 
 
 def build_pipeline(

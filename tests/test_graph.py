@@ -29,7 +29,9 @@ from goat_datasets.graph.verify import example_arguments, schema_example
 from goat_datasets.jsonpath import MISSING
 from goat_datasets.sources.models import ApiSpec, OutputField, Param
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from shared_data import SHARED_DATA  # noqa: E402
+
+DATA = SHARED_DATA
 
 
 def movie_apis() -> list[ApiSpec]:

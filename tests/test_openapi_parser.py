@@ -29,7 +29,9 @@ from goat_datasets.sources.openapi import (
 )
 from goat_datasets.sources.models import ApiSpec
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from shared_data import SHARED_DATA  # noqa: E402
+
+DATA = SHARED_DATA
 TMDB = DATA / "restbench-tmdb" / "tmdb_oas.json"
 
 

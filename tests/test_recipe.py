@@ -24,7 +24,7 @@ from goat_datasets.recipe.interpolate import InterpolationError, interpolate
 from goat_datasets.recipe.paths import FieldPathError, format_loc, parse_field_path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from shared_data import SHARED_DATA  # noqa: E402
 
 VALID = """\
 # goat build valid.yaml   (override: --set sampling.n=20)

@@ -32,7 +32,9 @@ from goat_train.rewards import responses as responses_module
 from goat_train.rewards.checkers import standardize
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "booking-orchestration" / "training_workflows.json"
+from shared_data import SHARED_DATA  # noqa: E402
+
+DATA = SHARED_DATA / "booking-orchestration" / "training_workflows.json"
 OK = '{"status": true, "message": "Success", "data": {"hotels": [1]}}'
 ERROR = '{"error": "No results found"}'
 
