@@ -54,19 +54,22 @@ def load_sources(recipe: Recipe, log: Log = print) -> tuple[list[ApiSpec], dict[
     document's ``servers`` entry when the recipe gives none.
     """
     from goat_datasets.registry import source_kinds
-    from goat_datasets.sources.loading import load_spec_document
+    from goat_datasets.sources.loading import SpecError, read_spec_bytes
 
     apis: list[ApiSpec] = []
     contents: dict[str, bytes] = {}
     base_urls: dict[str, str | None] = {}
     base_dir = Path(recipe.path).parent if recipe.path else Path.cwd()
     for src in recipe.sources:
-        doc, raw = load_spec_document(src.spec, base_dir)
+        raw = read_spec_bytes(src.spec, base_dir)
         contents[src.name] = raw
         parse = source_kinds.get(src.kind)
-        result = parse(
-            doc, source=src.name, base_url=src.base_url, include=src.include, exclude=src.exclude, doc_name=src.spec
-        )
+        try:
+            result = parse(
+                raw, source=src.name, base_url=src.base_url, include=src.include, exclude=src.exclude, doc_name=src.spec
+            )
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"API document {src.spec}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         for problem in result.problems:
             label = "[yellow]skipped[/]" if problem.skipped else "[dim]note[/]"
             log(f"  {label} {src.spec}#{problem.pointer}: {problem.message}")

@@ -282,7 +282,7 @@ def test_many_issues_are_reported_at_once_in_line_order(tmp_path):
     assert lines[1:] == [
         f"{path}:2:1: version: must be semantic 'X.Y.Z' (like 1.0.0), got 'one'",
         f"{path}:3:27: hub.privat: unknown field 'privat'; did you mean 'private'?",
-        f"{path}:7:5: sources[0].kind: unknown source kind 'openap'; did you mean 'openapi'? (known: openapi)",
+        f"{path}:7:5: sources[0].kind: unknown source kind 'openap'; did you mean 'openapi'? (known: {', '.join(registry.source_kinds.names())})",
         f"{path}:9:3: sampling.n: Input should be greater than or equal to 1 (got 0)",
         f"{path}:10:3: sampling.max_calls: max_calls (1) must be >= min_calls (2)",
     ]

@@ -108,11 +108,18 @@ def load_spec_document(
     spec: str, base_dir: Path, *, timeout_s: float = DOWNLOAD_TIMEOUT_S, max_bytes: int = MAX_DOCUMENT_BYTES
 ) -> tuple[dict[str, Any], bytes]:
     """The parsed document and its raw bytes. ``spec`` is a path relative to ``base_dir`` or an http(s) URL."""
-    raw = _fetch(spec, timeout_s, max_bytes) if is_url(spec) else _read_file(spec, base_dir, max_bytes)
+    raw = read_spec_bytes(spec, base_dir, timeout_s=timeout_s, max_bytes=max_bytes)
     try:
         return parse_spec_text(raw, spec), raw
     except UnicodeDecodeError as exc:
         raise SpecError(f"API document {spec}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_spec_bytes(
+    spec: str, base_dir: Path, *, timeout_s: float = DOWNLOAD_TIMEOUT_S, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> bytes:
+    """The document's bytes, unparsed: source kinds whose documents are lists or JSON Lines parse them themselves."""
+    return _fetch(spec, timeout_s, max_bytes) if is_url(spec) else _read_file(spec, base_dir, max_bytes)
 
 
 def _read_file(spec: str, base_dir: Path, max_bytes: int) -> bytes:

@@ -23,6 +23,10 @@ from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, i
 from goat_datasets.sources.models import ApiSpec, OutputField, Param
 
 __all__ = ["ParseResult", "SpecError", "SpecProblem", "load_openapi_source", "parse_openapi", "json_pointer"]
+# Also used by the other source kinds (swagger2, toolbench, functions, apibank), so that refs, names, schemas and
+# output fields mean the same whatever the document format: Resolver, Notes, SkipOperation, clean_param_schema,
+# pop_description, output_fields, response_output_fields, primary_type, python_json_type, sanitise_name,
+# unique_name, selected, stripped_text, SUBSCHEMA_KEYS / SUBSCHEMA_LIST_KEYS / SUBSCHEMA_MAP_KEYS.
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PARAM_LOCATIONS = ("path", "query", "header", "cookie")
@@ -43,10 +47,10 @@ TRUNCATED_KEY = "x-goat-truncated"
 WHOLE_BODY_KEY = "x-goat-whole-body"
 BODY_PARAM_NAME = "body"
 
-_SUBSCHEMA_KEYS = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames",
+SUBSCHEMA_KEYS = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames",
                    "unevaluatedProperties", "unevaluatedItems", "additionalItems")  # fmt: skip
-_SUBSCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties", "dependentSchemas")
+SUBSCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
+SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties", "dependentSchemas")
 _DROPPED_KEYS = ("$defs", "definitions", "$schema", "$id", "$anchor", "$comment")
 # Keys that document a schema for humans or serialisers but say nothing to a model filling in an argument.
 _PARAM_NOISE_KEYS = frozenset({"title", "xml", "externalDocs", "discriminator", "readOnly", "writeOnly", "deprecated"})
@@ -58,7 +62,7 @@ def json_pointer(*parts: str | int) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-class _SkipOperation(Exception):
+class SkipOperation(Exception):
     """Raised inside one operation's parsing: the operation is unusable and is reported with this pointer."""
 
     def __init__(self, pointer: str, message: str):
@@ -73,7 +77,7 @@ class _Budget:
 
 
 @dataclass
-class _Notes:
+class Notes:
     """Non-fatal problems met while parsing one operation (each pointer reported once)."""
 
     problems: list[SpecProblem] = field(default_factory=list)
@@ -89,7 +93,7 @@ class _Notes:
 # $ref resolution and schema normalisation
 
 
-class _Resolver:
+class Resolver:
     """Inlines local ``$ref``s of one document and normalises schemas (allOf, nullable, 3.1 type lists)."""
 
     def __init__(self, document: dict[str, Any]):
@@ -117,23 +121,23 @@ class _Resolver:
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str) or not ref.startswith("#"):
-                raise _SkipOperation(pointer, f"{what} uses an external $ref {ref!r}; only local refs are supported")
+                raise SkipOperation(pointer, f"{what} uses an external $ref {ref!r}; only local refs are supported")
             if ref in seen:
-                raise _SkipOperation(pointer, f"{what} $ref chain loops: {' -> '.join(seen + [ref])}")
+                raise SkipOperation(pointer, f"{what} $ref chain loops: {' -> '.join(seen + [ref])}")
             seen.append(ref)
             try:
                 node = self.lookup(ref)
             except KeyError:
-                raise _SkipOperation(pointer, f"{what} $ref {ref!r} points to nothing in the document") from None
+                raise SkipOperation(pointer, f"{what} $ref {ref!r} points to nothing in the document") from None
             pointer = ref[1:]
         return node, pointer
 
-    def schema(self, node: Any, pointer: str, notes: _Notes) -> dict[str, Any]:
+    def schema(self, node: Any, pointer: str, notes: Notes) -> dict[str, Any]:
         """A self-contained, normalised copy of the schema at ``pointer``."""
         return self._normalise(node, pointer, (), _Budget(), notes)
 
     def _normalise(
-        self, node: Any, pointer: str, stack: tuple[str, ...], budget: _Budget, notes: _Notes
+        self, node: Any, pointer: str, stack: tuple[str, ...], budget: _Budget, notes: Notes
     ) -> dict[str, Any]:
         if isinstance(node, bool):  # JSON Schema boolean schemas (3.1)
             return {} if node else {"not": {}}
@@ -154,14 +158,14 @@ class _Resolver:
             where = f"{pointer}/{key}"
             if key in _DROPPED_KEYS:
                 continue
-            if key in _SUBSCHEMA_MAP_KEYS and isinstance(value, dict):
+            if key in SUBSCHEMA_MAP_KEYS and isinstance(value, dict):
                 out[key] = {
                     name: self._normalise(sub, f"{where}/{json_pointer(name)[1:]}", stack, budget, notes)
                     for name, sub in value.items()
                 }
-            elif key in _SUBSCHEMA_LIST_KEYS and isinstance(value, list):
+            elif key in SUBSCHEMA_LIST_KEYS and isinstance(value, list):
                 out[key] = [self._normalise(sub, f"{where}/{i}", stack, budget, notes) for i, sub in enumerate(value)]
-            elif key in _SUBSCHEMA_KEYS and isinstance(value, dict):
+            elif key in SUBSCHEMA_KEYS and isinstance(value, dict):
                 out[key] = self._normalise(value, where, stack, budget, notes)
             elif key == "items" and isinstance(value, list):  # draft-4 tuple form
                 out[key] = [self._normalise(sub, f"{where}/{i}", stack, budget, notes) for i, sub in enumerate(value)]
@@ -172,7 +176,7 @@ class _Resolver:
         return _fold_nullable(out)
 
     def _expand_ref(
-        self, node: dict[str, Any], pointer: str, stack: tuple[str, ...], budget: _Budget, notes: _Notes
+        self, node: dict[str, Any], pointer: str, stack: tuple[str, ...], budget: _Budget, notes: Notes
     ) -> dict[str, Any]:
         ref = node["$ref"]
         siblings = {k: v for k, v in node.items() if k != "$ref"}
@@ -272,7 +276,7 @@ def primary_type(schema: dict[str, Any]) -> str:
     if "items" in schema:
         return "array"
     values = schema.get("enum") or ([schema["const"]] if "const" in schema else [])
-    kinds = {_python_json_type(v) for v in values if v is not None}
+    kinds = {python_json_type(v) for v in values if v is not None}
     if len(kinds) == 1:
         return kinds.pop()
     branches = [b for b in (schema.get("oneOf") or schema.get("anyOf") or []) if isinstance(b, dict)]
@@ -284,7 +288,7 @@ def primary_type(schema: dict[str, Any]) -> str:
     return "any"
 
 
-def _python_json_type(value: Any) -> str:
+def python_json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -311,11 +315,11 @@ def clean_param_schema(schema: dict[str, Any]) -> dict[str, Any]:
     for key, value in schema.items():
         if key in _PARAM_NOISE_KEYS or (key.startswith("x-") and not key.startswith("x-goat-")):
             continue
-        if key in _SUBSCHEMA_MAP_KEYS and isinstance(value, dict):
+        if key in SUBSCHEMA_MAP_KEYS and isinstance(value, dict):
             out[key] = {n: clean_param_schema(s) if isinstance(s, dict) else s for n, s in value.items()}
-        elif key in (*_SUBSCHEMA_LIST_KEYS, "items") and isinstance(value, list):
+        elif key in (*SUBSCHEMA_LIST_KEYS, "items") and isinstance(value, list):
             out[key] = [clean_param_schema(s) if isinstance(s, dict) else s for s in value]
-        elif key in _SUBSCHEMA_KEYS and isinstance(value, dict):
+        elif key in SUBSCHEMA_KEYS and isinstance(value, dict):
             out[key] = clean_param_schema(value)
         elif key == "example":
             out["examples"] = _unique([*out.get("examples", []), value])
@@ -338,7 +342,7 @@ def _unique(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _example_values(examples: Any, resolver: _Resolver) -> list[Any]:
+def _example_values(examples: Any, resolver: Resolver) -> list[Any]:
     """Values of an OpenAPI ``examples`` map (``{name: {value: ...}}``, refs allowed; ``externalValue`` skipped)."""
     values = []
     if isinstance(examples, dict):
@@ -346,7 +350,7 @@ def _example_values(examples: Any, resolver: _Resolver) -> list[Any]:
             if isinstance(example, dict) and "$ref" in example:
                 try:
                     example, _ = resolver.deref_object(example, "", "example")
-                except _SkipOperation:
+                except SkipOperation:
                     continue
             if isinstance(example, dict) and "value" in example:
                 values.append(copy.deepcopy(example["value"]))
@@ -362,7 +366,7 @@ def _with_examples(schema: dict[str, Any], extra: list[Any]) -> dict[str, Any]:
     return schema
 
 
-def _pop_description(schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def pop_description(schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
     description = schema.get("description")
     rest = {k: v for k, v in schema.items() if k != "description"}
     return rest, description.strip() if isinstance(description, str) else ""
@@ -404,6 +408,18 @@ def output_fields(schema: dict[str, Any]) -> tuple[list[OutputField], _FieldColl
     collector = _FieldCollector()
     _walk_fields(schema, [], 0, "", collector)
     return list(collector.fields.values()), collector
+
+
+def response_output_fields(schema: dict[str, Any], pointer: str, notes: Notes) -> list[OutputField]:
+    """`output_fields` of a (resolved) response schema, with what had to be cut noted at ``pointer``."""
+    fields, collector = output_fields(schema)
+    if collector.capped:
+        notes.add(pointer, f"more than {MAX_OUTPUT_FIELDS} output fields; kept the first ones")
+    if collector.unnamed:
+        notes.add(pointer, "a response property with an empty name has no output fields")
+    if collector.depth_cut:
+        notes.add(pointer, f"output objects nested deeper than {MAX_FIELD_DEPTH} levels kept as objects")
+    return fields
 
 
 def _walk_fields(schema: dict[str, Any], parts: list[Any], depth: int, inherited: str, out: _FieldCollector) -> bool:
@@ -455,7 +471,7 @@ class _Operation:
     name: str = ""
 
 
-def _sanitise_name(raw: str) -> str:
+def sanitise_name(raw: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]+", "_", raw)
     name = re.sub(r"_+", "_", name).strip("_")
     if name and name[0].isdigit():
@@ -465,7 +481,21 @@ def _sanitise_name(raw: str) -> str:
 
 def _fallback_name(method: str, path: str) -> str:
     slug = re.sub(r"[{}]", "", path)
-    return _sanitise_name(f"{method}_{slug}") or method
+    return sanitise_name(f"{method}_{slug}") or method
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... (cut to stay within MAX_NAME_LENGTH) when taken; adds it to ``taken``.
+
+    Every source kind names its duplicates this way, so ids stay stable whatever the document format.
+    """
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        suffix = f"_{n}"
+        name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
+    taken.add(name)
+    return name
 
 
 def _assign_names(operations: list[_Operation]) -> None:
@@ -473,14 +503,8 @@ def _assign_names(operations: list[_Operation]) -> None:
     taken: set[str] = set()
     for op in operations:
         raw = op.node.get("operationId")
-        base = (_sanitise_name(raw) if isinstance(raw, str) else "") or _fallback_name(op.method, op.path)
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            suffix = f"_{n}"
-            name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
-        taken.add(name)
-        op.name = name
+        base = (sanitise_name(raw) if isinstance(raw, str) else "") or _fallback_name(op.method, op.path)
+        op.name = unique_name(base, taken)
 
 
 def _document_base_url(document: dict[str, Any], doc_name: str) -> str | None:
@@ -506,7 +530,7 @@ class _OpenApiParser:
         self.document = document
         self.source = source
         self.doc_name = doc_name
-        self.resolver = _Resolver(document)
+        self.resolver = Resolver(document)
 
     def collect_operations(self, problems: list[SpecProblem]) -> list[_Operation]:
         paths = self.document.get("paths")
@@ -522,7 +546,7 @@ class _OpenApiParser:
                 continue
             try:
                 item, item_pointer = self.resolver.deref_object(item, item_pointer, "path item")
-            except _SkipOperation as exc:
+            except SkipOperation as exc:
                 problems.append(SpecProblem(pointer=exc.pointer, message=exc.message))
                 continue
             if not isinstance(item, dict):
@@ -540,7 +564,7 @@ class _OpenApiParser:
                 operations.append(_Operation(path, method, pointer, node, item, item_pointer))
         return operations
 
-    def parse_operation(self, op: _Operation, notes: _Notes) -> ApiSpec:
+    def parse_operation(self, op: _Operation, notes: Notes) -> ApiSpec:
         params = self._parameters(op, notes)
         params.extend(self._body_params(op, notes, {p.name for p in params}))
         response_schema, examples, fields = self._response(op, notes)
@@ -553,8 +577,8 @@ class _OpenApiParser:
             name=op.name,
             method=op.method.upper(),
             path=op.path,
-            summary=_text(op.node.get("summary")) or _text(op.path_item.get("summary")),
-            description=_text(op.node.get("description")) or _text(op.path_item.get("description")),
+            summary=stripped_text(op.node.get("summary")) or stripped_text(op.path_item.get("summary")),
+            description=stripped_text(op.node.get("description")) or stripped_text(op.path_item.get("description")),
             params=tuple(params),
             output_fields=tuple(fields),
             response_schema=response_schema,
@@ -563,22 +587,22 @@ class _OpenApiParser:
 
     # ---- parameters
 
-    def _parameters(self, op: _Operation, notes: _Notes) -> list[Param]:
+    def _parameters(self, op: _Operation, notes: Notes) -> list[Param]:
         declared: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
         for owner, owner_pointer in ((op.path_item, op.path_item_pointer), (op.node, op.pointer)):
             raw_list = owner.get("parameters", [])
             if not isinstance(raw_list, list):
-                raise _SkipOperation(f"{owner_pointer}/parameters", "'parameters' must be a list")
+                raise SkipOperation(f"{owner_pointer}/parameters", "'parameters' must be a list")
             for i, raw in enumerate(raw_list):
                 pointer = f"{owner_pointer}/parameters/{i}"
                 node, node_pointer = self.resolver.deref_object(raw, pointer, "parameter")
                 if not isinstance(node, dict):
-                    raise _SkipOperation(pointer, "parameter is not an object")
+                    raise SkipOperation(pointer, "parameter is not an object")
                 name, location = node.get("name"), node.get("in")
                 if not isinstance(name, str) or not name:
-                    raise _SkipOperation(pointer, "parameter has no 'name'")
+                    raise SkipOperation(pointer, "parameter has no 'name'")
                 if location not in PARAM_LOCATIONS:
-                    raise _SkipOperation(
+                    raise SkipOperation(
                         pointer,
                         f"parameter {name!r} has 'in': {location!r}; expected one of {', '.join(PARAM_LOCATIONS)}",
                     )
@@ -610,10 +634,10 @@ class _OpenApiParser:
             counts[p.name] = counts.get(p.name, 0) + 1
         clashes = sorted(n for n, c in counts.items() if c > 1)
         if clashes:
-            raise _SkipOperation(op.pointer, f"parameter name(s) {clashes} used in more than one location")
+            raise SkipOperation(op.pointer, f"parameter name(s) {clashes} used in more than one location")
         return params
 
-    def _parameter(self, name: str, location: str, node: dict[str, Any], pointer: str, notes: _Notes) -> Param:
+    def _parameter(self, name: str, location: str, node: dict[str, Any], pointer: str, notes: Notes) -> Param:
         raw_schema, schema_pointer = node.get("schema"), f"{pointer}/schema"
         if raw_schema is None and isinstance(node.get("content"), dict) and node["content"]:
             media, media_schema = next(iter(node["content"].items()))
@@ -622,25 +646,25 @@ class _OpenApiParser:
         if raw_schema is None:
             raw_schema = {"type": "string"}
         schema = self.resolver.schema(raw_schema, schema_pointer, notes)
-        schema, schema_description = _pop_description(clean_param_schema(schema))
+        schema, schema_description = pop_description(clean_param_schema(schema))
         extra = ([node["example"]] if "example" in node else []) + _example_values(node.get("examples"), self.resolver)
         return Param(
             name=name,
             location=location,  # type: ignore[arg-type]
             required=location == "path" or node.get("required") is True,
             schema=_with_examples(schema, extra),
-            description=_text(node.get("description")) or schema_description,
+            description=stripped_text(node.get("description")) or schema_description,
         )
 
     # ---- request body
 
-    def _body_params(self, op: _Operation, notes: _Notes, taken: set[str]) -> list[Param]:
+    def _body_params(self, op: _Operation, notes: Notes, taken: set[str]) -> list[Param]:
         if "requestBody" not in op.node:
             return []
         pointer = f"{op.pointer}/requestBody"
         body, body_pointer = self.resolver.deref_object(op.node["requestBody"], pointer, "request body")
         if not isinstance(body, dict):
-            raise _SkipOperation(pointer, "request body is not an object")
+            raise SkipOperation(pointer, "request body is not an object")
         required_body = body.get("required") is True
         content = body.get("content") if isinstance(body.get("content"), dict) else {}
         media_type = next((m for m in content if _JSON_MEDIA.match(m.split(";")[0].strip().lower())), None)
@@ -648,21 +672,21 @@ class _OpenApiParser:
             kinds = ", ".join(content) or "none"
             if required_body:
                 message = f"request body media types ({kinds}) are not JSON; only JSON is supported"
-                raise _SkipOperation(body_pointer, message)
+                raise SkipOperation(body_pointer, message)
             notes.add(body_pointer, f"optional request body with media types ({kinds}) is not JSON; left out")
             return []
         media = content[media_type] if isinstance(content[media_type], dict) else {}
         media_pointer = f"{body_pointer}/content/{json_pointer(media_type)[1:]}"
         schema = self.resolver.schema(media.get("schema", {}), f"{media_pointer}/schema", notes)
         examples = self._media_examples(media)
-        description = _text(body.get("description"))
+        description = stripped_text(body.get("description"))
 
         properties = schema.get("properties")
         if primary_type(schema) != "object" or not isinstance(properties, dict) or not properties:
-            whole, schema_description = _pop_description(clean_param_schema(schema))
+            whole, schema_description = pop_description(clean_param_schema(schema))
             whole = _with_examples({**whole, WHOLE_BODY_KEY: True}, examples)
             if BODY_PARAM_NAME in taken:
-                raise _SkipOperation(op.pointer, f"parameter name {BODY_PARAM_NAME!r} is taken; cannot name the body")
+                raise SkipOperation(op.pointer, f"parameter name {BODY_PARAM_NAME!r} is taken; cannot name the body")
             return [
                 Param(name=BODY_PARAM_NAME, location="body", required=required_body, schema=whole,
                       description=description or schema_description)  # fmt: skip
@@ -674,8 +698,8 @@ class _OpenApiParser:
             if not isinstance(prop, dict) or prop.get("readOnly") is True:
                 continue
             if name in taken:
-                raise _SkipOperation(op.pointer, f"body property {name!r} has the name of another parameter")
-            prop_schema, prop_description = _pop_description(clean_param_schema(prop))
+                raise SkipOperation(op.pointer, f"body property {name!r} has the name of another parameter")
+            prop_schema, prop_description = pop_description(clean_param_schema(prop))
             values = [e[name] for e in examples if isinstance(e, dict) and name in e]
             params.append(
                 Param(name=name, location="body", required=name in required, schema=_with_examples(prop_schema, values),
@@ -690,12 +714,12 @@ class _OpenApiParser:
 
     # ---- response
 
-    def _response(self, op: _Operation, notes: _Notes) -> tuple[dict[str, Any] | None, list[Any], list[OutputField]]:
+    def _response(self, op: _Operation, notes: Notes) -> tuple[dict[str, Any] | None, list[Any], list[OutputField]]:
         responses = op.node.get("responses")
         if responses is None:
             return None, [], []
         if not isinstance(responses, dict):
-            raise _SkipOperation(f"{op.pointer}/responses", "'responses' must be an object")
+            raise SkipOperation(f"{op.pointer}/responses", "'responses' must be an object")
         by_code = {str(code).upper(): (code, value) for code, value in responses.items()}  # YAML keys may be ints
         chosen = next((by_code[c] for c in _success_codes(by_code) if c in by_code), None)
         if chosen is None:
@@ -717,16 +741,7 @@ class _OpenApiParser:
         schema = self.resolver.schema(media["schema"], f"{media_pointer}/schema", notes)
         if not examples:
             examples = [schema["example"]] if "example" in schema else list(schema.get("examples") or [])[:3]
-        fields, collector = output_fields(schema)
-        if collector.capped:
-            notes.add(f"{media_pointer}/schema", f"more than {MAX_OUTPUT_FIELDS} output fields; kept the first ones")
-        if collector.unnamed:
-            notes.add(f"{media_pointer}/schema", "a response property with an empty name has no output fields")
-        if collector.depth_cut:
-            notes.add(
-                f"{media_pointer}/schema", f"output objects nested deeper than {MAX_FIELD_DEPTH} levels kept as objects"
-            )
-        return schema, _unique(examples), fields
+        return schema, _unique(examples), response_output_fields(schema, f"{media_pointer}/schema", notes)
 
 
 def _success_codes(by_code: dict[str, Any]) -> list[str]:
@@ -735,11 +750,11 @@ def _success_codes(by_code: dict[str, Any]) -> list[str]:
     return ["200", "201", *others, "2XX", "DEFAULT"]
 
 
-def _text(value: Any) -> str:
+def stripped_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
+def selected(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
     include, exclude = list(include or ()), list(exclude or ())
     if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
         return False
@@ -752,8 +767,8 @@ def check_openapi_version(document: Any, doc_name: str) -> str:
         raise SpecError(f"{doc_name}: not an OpenAPI document (expected an object, got {type(document).__name__})")
     if "swagger" in document:
         raise SpecError(
-            f"Swagger 2.0 is not supported yet: {doc_name} declares swagger: {document['swagger']!r}; "
-            "convert it to OpenAPI 3 (e.g. with swagger2openapi) or use a source kind that reads Swagger 2.0"
+            f"{doc_name} is a Swagger 2.0 document (swagger: {document['swagger']!r}), not OpenAPI 3: "
+            "set `kind: swagger2` on this source"
         )
     version = document.get("openapi")
     if version is None:
@@ -784,12 +799,12 @@ def parse_openapi(
     _assign_names(operations)
     apis: list[ApiSpec] = []
     for op in operations:
-        if not _selected(op.name, include, exclude):
+        if not selected(op.name, include, exclude):
             continue
-        notes = _Notes()
+        notes = Notes()
         try:
             apis.append(parser.parse_operation(op, notes))
-        except _SkipOperation as exc:
+        except SkipOperation as exc:
             problems.append(SpecProblem(pointer=exc.pointer, message=f"{op.method.upper()} {op.path}: {exc.message}"))
             continue
         except (TypeError, ValueError, AttributeError, KeyError) as exc:  # malformed in a way not anticipated above
@@ -806,7 +821,7 @@ def parse_openapi(
         apis=apis,
         problems=problems,
         base_url=base_url or _document_base_url(doc, doc_name),
-        title=_text(info.get("title")),
+        title=stripped_text(info.get("title")),
     )
 
 
