@@ -103,3 +103,17 @@ def concretize(path: str, index: int = 0) -> str:
 def is_prefix(prefix: str, path: str) -> bool:
     a, b = parse(prefix), parse(path)
     return len(a) <= len(b) and all(x is y or x == y for x, y in zip(a, b))
+
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a Python value from parsed JSON (``bool`` before ``int``: it is one in Python);
+    other Python types give their class name."""
+    if value is None:
+        return "null"
+    for cls, name in _JSON_TYPES:
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__

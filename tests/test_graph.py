@@ -23,7 +23,17 @@ from goat_datasets.graph import (
     save_graph,
     verify_by_execution,
 )
-from goat_datasets.graph.candidates import field_fits_param, field_text, param_text, target_exclusion
+from goat_datasets.graph.candidates import (
+    api_output_text,
+    api_pair_scores,
+    api_param_text,
+    field_fits_param,
+    field_text,
+    param_text,
+    preset_config,
+    target_exclusion,
+    words,
+)
 from goat_datasets.graph.model import add_edge, iter_edges, new_graph
 from goat_datasets.graph.verify import example_arguments, schema_example
 from goat_datasets.jsonpath import MISSING
@@ -200,8 +210,9 @@ def typed_table(apis: list[ApiSpec]) -> dict[str, list[float]]:
 
 
 def test_candidate_scores_threshold_type_filter_and_top_k_are_exact():
+    """The similarity preset (field-level cosine, type filter, threshold, top-k): every number known exactly."""
     apis = typed_apis()
-    edges, stats = find_candidates(apis, TableEmbedder(typed_table(apis)), threshold=0.5)
+    edges, stats = find_candidates(apis, TableEmbedder(typed_table(apis)), preset="similarity", threshold=0.5)
     assert stats.pairs_considered == 10  # 5 fields x {x, y}; the producer's own param q is never a target of itself
     assert stats.excluded_params == {"pagination": 1, "enum": 1, "boolean": 1}
     assert stats.kept_by_threshold == 8  # items[*].name has cosine 0 with both
@@ -215,14 +226,14 @@ def test_candidate_scores_threshold_type_filter_and_top_k_are_exact():
     x_edge = next(e for e in edges if e.target_param == "x" and e.source_path == "items[*].code")
     assert (x_edge.source_type, x_edge.target_type, x_edge.target_location) == ("digit_string", "integer", "query")
 
-    top1, stats1 = find_candidates(apis, TableEmbedder(typed_table(apis)), threshold=0.5, top_k=1)
+    top1, stats1 = find_candidates(apis, TableEmbedder(typed_table(apis)), preset="similarity", threshold=0.5, top_k=1)
     assert {(e.target_param, e.source_path) for e in top1} == {("x", "items[*].id"), ("y", "items[*].id")}
     assert stats1.kept_by_type == 5 and stats1.kept_by_top_k == 2
 
-    high, stats_high = find_candidates(apis, TableEmbedder(typed_table(apis)), threshold=0.7)
+    high, stats_high = find_candidates(apis, TableEmbedder(typed_table(apis)), preset="similarity", threshold=0.7)
     assert stats_high.kept_by_threshold == 6 and {e.source_path for e in high} == {"items[*].id", "items[*].code"}
     with pytest.raises(ValueError, match="top_k"):
-        find_candidates(apis, TableEmbedder(typed_table(apis)), top_k=0)
+        find_candidates(apis, TableEmbedder(typed_table(apis)), preset="similarity", top_k=0)
 
 
 def test_type_table_and_target_rules():
@@ -241,6 +252,146 @@ def test_no_fields_or_no_targets_gives_no_edges_without_embedding():
     emb = TableEmbedder({})
     edges, stats = find_candidates([typed_apis()[1]], emb)
     assert edges == [] and stats.output_fields == 0 and emb.calls == 0
+
+
+def test_default_preset_on_the_toy_apis_uses_names_then_falls_back_to_cosine(embedder):
+    edges, stats = find_candidates(movie_apis(), embedder)  # preset="default"
+    got = {(e.source_api, e.source_path, e.target_api, e.target_param): e.candidate.code for e in edges}
+    assert got == {
+        ("films.search_movies", "results[*].movie_id", "films.get_movie", "movie_id"): "evidence",  # same name
+        # no name evidence for these required inputs: the single best field by cosine (ids only feed ids)
+        ("films.get_movie", "director_id", "films.get_person", "person_id"): "similar",
+        ("films.get_movie", "title", "films.search_movies", "query"): "similar",
+        ("films.get_person", "birthplace", "weather.current", "city"): "similar",
+    }
+    assert stats.preset == "default" and (stats.kept_by_evidence, stats.kept_by_similarity) == (1, 3)
+
+
+def op(name: str, path: str, outputs: list[tuple[str, str]], params: tuple[Param, ...] = (), **extra: Any) -> ApiSpec:
+    return ApiSpec(id=f"db.{name}", source="db", tool="db", name=name, method="GET", path=path, params=params,
+                   output_fields=tuple(OutputField(path=p, type=t) for p, t in outputs), **extra)  # fmt: skip
+
+
+def path_id(name: str) -> Param:
+    return Param(name=name, location="path", required=True, schema={"type": "integer"})
+
+
+PERSON_KEYS = [("name", "string"), ("profile_path", "string"), ("known_for_department", "string"), ("gender", "integer")]
+
+
+def rest_apis() -> list[ApiSpec]:
+    """A TMDB-like document in miniature: every kind of evidence the default preset uses, and its traps."""
+    entity = [("logo_path", "string"), ("headquarters", "string"), ("origin_country", "string"), ("name", "string")]
+    return [
+        op("search_people", "/search/person", summary="Search people",
+           outputs=[("page", "integer"), ("total_pages", "integer"), ("results[*].id", "integer")]
+           + [(f"results[*].{k}", t) for k, t in PERSON_KEYS],
+           params=(Param(name="query", location="query", required=True, description="Text to search for"),)),
+        op("get_person", "/person/{person_id}", [("id", "integer"), ("birthday", "string"), ("biography", "string")]
+           + PERSON_KEYS, (path_id("person_id"),), summary="Person details"),
+        op("get_movie", "/movie/{movie_id}", [("id", "integer"), ("title", "string"), ("release_date", "string"),
+           ("overview", "string"), ("budget", "integer"), ("production_companies[*].id", "integer"),
+           ("production_companies[*].name", "string"), ("production_companies[*].logo_path", "string")],
+           (path_id("movie_id"),), summary="Movie details"),
+        op("movie_credits", "/movie/{movie_id}/credits", [("id", "integer"), ("cast[*].id", "integer"),
+           ("cast[*].character", "string"), ("cast[*].credit_id", "string")]
+           + [(f"cast[*].{k}", t) for k, t in PERSON_KEYS], (path_id("movie_id"),), summary="Movie credits"),
+        op("get_company", "/company/{company_id}", [("id", "integer"), *entity], (path_id("company_id"),)),
+        op("get_network", "/network/{network_id}", [("id", "integer"), *entity], (path_id("network_id"),)),
+        op("get_tv", "/tv/{tv_id}", [("id", "integer"), ("name", "string"), ("first_air_date", "string"),
+           ("networks[*].id", "integer"), ("networks[*].name", "string"), ("networks[*].logo_path", "string")],
+           (path_id("tv_id"),), summary="TV show details"),
+        # the schema lost its list (TMDB's trending has an unnamed property); the example still shows it
+        op("trending", "/trending", [("page", "integer")], summary="Trending",
+           description="The movies everyone watches this week.",
+           response_examples=({"page": 1, "results": [{"id": 550, "title": "Fight Club", "release_date": "1999"}]},)),
+    ]  # fmt: skip
+
+
+def test_default_preset_finds_ids_by_owner_resource_structure_and_examples(embedder):
+    edges, stats = find_candidates(rest_apis(), embedder)
+    got = {(e.source_api[3:], e.source_path, e.target_api[3:], e.target_param) for e in edges}
+    assert got == {
+        ("search_people", "results[*].id", "get_person", "person_id"),  # the path names the resource
+        ("movie_credits", "cast[*].id", "get_person", "person_id"),  # cast items look like GET /person/{person_id}
+        ("get_movie", "production_companies[*].id", "get_company", "company_id"),  # the owner names the entity
+        ("get_tv", "networks[*].id", "get_network", "network_id"),  # ... and no company_id: networks are not companies
+        ("trending", "results[*].id", "get_movie", "movie_id"),  # a field only the response example shows
+        ("trending", "results[*].id", "movie_credits", "movie_id"),
+        ("get_movie", "id", "movie_credits", "movie_id"),  # the details endpoint's own id
+    }
+    # never sources: /movie/{movie_id}/credits -> id only repeats the input; total_pages counts results
+    assert stats.echo_fields == 4 and stats.example_fields == 3  # id, page, page, total_pages; results[*].{id,title,date}
+    assert all(e.candidate.code == "evidence" and e.score >= 0.5 for e in edges)
+    trending = next(e for e in edges if e.source_api == "db.trending")
+    assert "response example" in trending.candidate.reason and trending.source_type == "integer"
+    # tv_id: nothing produces tv ids, and cast ids are known to be persons': no cosine fallback either
+    assert not [e for e in edges if e.target_param == "tv_id"]
+
+
+def test_default_results_do_not_depend_on_input_order_or_block_size(embedder):
+    apis = rest_apis()
+    shuffled = apis[::-1]
+    key = lambda edges: sorted((e.source_api, e.source_path, e.target_api, e.target_param, e.score) for e in edges)  # noqa: E731
+    reference = key(find_candidates(apis, embedder)[0])
+    assert key(find_candidates(shuffled, embedder, block_size=1)[0]) == reference
+    assert key(find_candidates(shuffled, embedder, block_size=3)[0]) == reference
+
+
+def test_api_pair_scores_rank_what_the_rule_keeps_first(embedder):
+    apis = rest_apis()
+    kept = {(e.source_api, e.target_api) for e in find_candidates(apis, embedder)[0]}
+    scores = api_pair_scores(apis, embedder)
+    assert scores.shape == (len(apis), len(apis)) and np.isneginf(np.diag(scores)).all()
+    ids = [a.id for a in apis]
+    ranked = sorted(((scores[i, j], ids[i], ids[j]) for i in range(len(ids)) for j in range(len(ids)) if i != j),
+                    reverse=True)  # fmt: skip
+    assert {(a, b) for _, a, b in ranked[: len(kept)]} == kept
+
+
+def test_paper_preset_is_api_level_untyped_and_binds_the_closest_field():
+    apis = typed_apis()
+    producer, consumer = apis
+    table = {api_output_text(producer): [1, 0], api_output_text(consumer): [0, 1]}
+    table.update({api_param_text(producer, p): [0, 1] for p in producer.params})  # like the consumer's output
+    table.update({api_param_text(consumer, p): [1, 0] for p in consumer.params})  # every one like the producer's
+    field_vectors = {"items[*].id": [0.9, 0.1], "items[*].code": [1, 0], "items[*].word": [0.6, 0.8],
+                     "items": [0, 1], "items[*].name": [0, 1]}  # fmt: skip
+    table.update({field_text(producer, f): field_vectors[f.path] for f in producer.output_fields})
+    edges, stats = find_candidates(apis, TableEmbedder(table), preset="paper")
+    got = {(e.source_api, e.target_api, e.target_param): (e.source_path, e.score) for e in edges}
+    # no target exclusion (limit, the enum and the boolean are targets too), no type filter; the consumer has no
+    # output field, so its edge into the producer's q binds the whole response
+    assert got == {
+        ("p.producer", "c.consumer", "x"): ("items[*].code", 1.0),  # integer x: the closest compatible field
+        ("p.producer", "c.consumer", "y"): ("items[*].code", 1.0),
+        ("p.producer", "c.consumer", "limit"): ("items[*].code", 1.0),
+        ("p.producer", "c.consumer", "mode"): ("items[*].code", 1.0),
+        ("p.producer", "c.consumer", "verbose"): ("items[*].code", 1.0),
+        ("c.consumer", "p.producer", "q"): ("$", 1.0),
+    }
+    assert stats.excluded_params == {} and stats.preset == "paper"
+
+
+def test_presets_and_overrides():
+    assert preset_config("paper").output_texts == "api" and preset_config("paper").type_filter is False
+    assert preset_config("default", threshold=0.8).threshold == 0.8
+    with pytest.raises(ValueError, match="unknown candidate preset 'goat'.*paper, similarity, default"):
+        preset_config("goat")
+    with pytest.raises(ValueError, match="no_such_knob"):
+        preset_config("default", no_such_knob=1)
+    assert words("production_companies") == ["production", "company"] and words("imdbID") == ["imdb", "id"]
+    assert words("People") == ["person"] and words("first_air_date.gte") == ["first", "air", "date", "gte"]
+
+
+def test_no_cross_tool_id_drops_id_edges_between_tools(embedder):
+    split = [a.model_copy(update={"tool": "people" if "person" in a.path else "rest"}) for a in rest_apis()]
+    tool = {a.id: a.tool for a in split}
+    kept = find_candidates(split, embedder)[0]
+    same_tool, stats = find_candidates(split, embedder, no_cross_tool_id=True)
+    assert stats.dropped_cross_tool_id > 0
+    assert any(tool[e.source_api] != tool[e.target_api] for e in kept)  # cast[*].id -> person_id crosses tools
+    assert {e.describe() for e in same_tool} == {e.describe() for e in kept if tool[e.source_api] == tool[e.target_api]}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -450,6 +601,12 @@ def test_build_graph_wires_candidates_and_execution_check(embedder):
     assert {e.execution_check.code for e in iter_edges(unverified)} == {"not_requested"}
 
 
+def test_build_graph_passes_the_preset_through(embedder):
+    graph, stats = build_graph(movie_apis(), embedder=embedder, preset="paper")
+    assert stats.candidates.preset == "paper" and graph.graph["stats"]["candidates"]["preset"] == "paper"
+    assert stats.edges == stats.candidates.kept_by_top_k > 0
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # execution check over real HTTP
 
@@ -548,7 +705,8 @@ def test_tmdb_candidates_recover_gold_consecutive_pairs(embedder):
     if not tmdb.exists():
         pytest.skip(f"{tmdb} not found (shared data lives beside the repo)")
     apis = openapi.parse_openapi(json.loads((tmdb / "tmdb_oas.json").read_text()), source="tmdb").apis
-    edges, stats = find_candidates(apis, embedder, threshold=0.2)
+    # the similarity preset (field-level cosine > 0.2, type filter); the presets compared: tests/test_graph_recall.py
+    edges, stats = find_candidates(apis, embedder, preset="similarity", threshold=0.2)
     by_route = {f"{a.method.upper()} {a.path}": a.id for a in apis}
     linked = {(e.source_api, e.target_api) for e in edges}
     gold_pairs = set()

@@ -108,7 +108,7 @@ def test_demo_recipe_loads_with_default_and_custom_api_address():
     assert source.spec == "http://127.0.0.1:8765/openapi.json" and source.base_url == "http://127.0.0.1:8765"
     s = recipe.sampling
     assert (s.n, s.min_calls, s.max_calls, s.seed) == (3, 2, 3, 0)
-    assert (recipe.graph.threshold, recipe.graph.top_k, recipe.outputs.sft.split) == (0.2, 10, "train")
+    assert (recipe.graph.candidates, recipe.graph.top_k, recipe.outputs.sft.split) == ("default", None, "train")
     moved = load_recipe(demo, environ={"GOAT_DEMO_API": "http://127.0.0.1:9000"})
     assert moved.sources[0].spec == "http://127.0.0.1:9000/openapi.json"
 
@@ -439,3 +439,16 @@ def test_default_listing_has_the_demo_and_names_resolve(monkeypatch, tmp_path):
     assert resolve_recipe_path("demo").resolve() == (REPO / "recipes" / "demo.yaml").resolve()
     assert resolve_recipe_path("goat-demo").resolve() == (REPO / "recipes" / "demo.yaml").resolve()
     assert resolve_recipe_path("nothing-like-it") == Path("nothing-like-it")
+
+
+def test_unknown_candidate_rule_gets_did_you_mean(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "# goat build r.yaml\nname: r\nversion: 1.0.0\nhub: {repo_id: org/r}\n"
+        "sources: [{name: s, spec: http://127.0.0.1:1/openapi.json}]\ngraph:\n  candidates: papr\n"
+    )
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert any(
+        ":7:" in str(i) and "graph.candidates" in str(i) and "did you mean 'paper'" in str(i) for i in err.value.issues
+    ), [str(i) for i in err.value.issues]

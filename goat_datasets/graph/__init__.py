@@ -1,7 +1,14 @@
 """Dependency graph between APIs: which output field of one API can fill which parameter of another."""
 
 from goat_datasets.graph.build import GraphStats, build_graph
-from goat_datasets.graph.candidates import CandidateStats, find_candidates
+from goat_datasets.graph.candidates import (
+    PRESET_NAMES,
+    CandidateConfig,
+    CandidateStats,
+    api_pair_scores,
+    find_candidates,
+    preset_config,
+)
 from goat_datasets.graph.model import (
     DependencyEdge,
     DependencyGraph,
@@ -12,15 +19,19 @@ from goat_datasets.graph.model import (
 from goat_datasets.graph.verify import ExecutionCheckStats, schema_example, verify_by_execution
 
 __all__ = [
+    "PRESET_NAMES",
+    "CandidateConfig",
     "CandidateStats",
     "DependencyEdge",
     "DependencyGraph",
     "ExecutionCheckStats",
     "GraphStats",
     "StageResult",
+    "api_pair_scores",
     "build_graph",
     "find_candidates",
     "load_graph",
+    "preset_config",
     "save_graph",
     "schema_example",
     "verify_by_execution",

@@ -36,19 +36,27 @@ def build_graph(
     apis: Sequence[ApiSpec],
     *,
     embedder: TextEmbedder,
-    threshold: float = 0.2,
+    threshold: float | None = None,
     top_k: int | None = None,
+    preset: str = "default",
+    no_cross_tool_id: bool = False,
     executor: Executor | None = None,
     verify: bool = True,
     argument_source: ArgumentSource | None = None,
     max_workers: int = 8,
     keep_skipped: bool = True,
 ) -> tuple[nx.MultiDiGraph, GraphStats]:
-    """Build the dependency graph of ``apis``. With ``verify`` but no executor, edges stay unverified (skipped)."""
+    """Build the dependency graph of ``apis``. With ``verify`` but no executor, edges stay unverified (skipped).
+
+    ``preset`` names the candidate rule (`goat_datasets.graph.candidates.preset_config`: ``default``, ``paper``,
+    ``similarity``); ``threshold`` (None: the preset's), ``top_k`` (None: no cap) and ``no_cross_tool_id`` override it.
+    """
     started = time.perf_counter()
     graph = new_graph(apis)
-    log.info("graph: %d APIs, finding candidates (threshold %.2f, top_k %s)", len(apis), threshold, top_k)
-    edges, cand_stats = find_candidates(apis, embedder, threshold=threshold, top_k=top_k)
+    log.info("graph: %d APIs, candidates (preset %s, threshold %s, top_k %s)", len(apis), preset, threshold, top_k)
+    edges, cand_stats = find_candidates(
+        apis, embedder, threshold=threshold, top_k=top_k, preset=preset, no_cross_tool_id=no_cross_tool_id
+    )
     for edge in edges:
         add_edge(graph, edge)
     stats = GraphStats(apis=len(apis), candidates=cand_stats)

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any, Iterator
 
+from goat_datasets.jsonpath import json_type
+
 __all__ = ["ParseFailure", "extract_json", "extract_arguments", "extract_tool_calls", "validate_arguments"]
 
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
@@ -100,7 +102,7 @@ def extract_arguments(text: str, schema: dict[str, Any], *, coerce: bool = True)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if not isinstance(value, dict):
-        return None, f"expected a JSON object of arguments, got {_json_kind(value)}: {_clip(json.dumps(value))}"
+        return None, f"expected a JSON object of arguments, got {json_type(value)}: {_clip(json.dumps(value))}"
     candidates = _unwrappings(value, schema)
     if coerce:
         candidates = [_coerce_scalars(c, schema) for c in candidates]
@@ -332,7 +334,7 @@ def _coerce_scalars(args: dict[str, Any], schema: dict[str, Any]) -> dict[str, A
 def _coerce_one(val: Any, spec: dict[str, Any]) -> Any:
     types = spec.get("type")
     types = [types] if isinstance(types, str) else list(types or [])
-    if not types or _json_kind(val) in types or (isinstance(val, int) and "number" in types):
+    if not types or json_type(val) in types or (isinstance(val, int) and "number" in types):
         return val
     if isinstance(val, list) and len(val) == 1 and "array" not in types:
         # small models copy the prompt's "Example values: [...]" list shape: ["c001"] for a string parameter
@@ -355,22 +357,7 @@ def _coerce_one(val: Any, spec: dict[str, Any]) -> Any:
     return val
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+
 
 
 def _clip(text: str, limit: int = _MAX_REASON_CHARS) -> str:

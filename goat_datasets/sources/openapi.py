@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 from urllib.parse import unquote, urljoin
 
-from goat_datasets.jsonpath import WILDCARD, format_path
+from goat_datasets.jsonpath import WILDCARD, format_path, json_type
 from goat_datasets.registry import source_kinds
 from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, is_url, parse_spec_text
 from goat_datasets.sources.models import ApiSpec, OutputField, Param
@@ -289,17 +289,9 @@ def primary_type(schema: dict[str, Any]) -> str:
 
 
 def python_json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    """The JSON type of an example value; anything not scalar or array (``None`` included) counts as an object."""
+    kind = json_type(value)
+    return kind if kind in ("boolean", "integer", "number", "string", "array") else "object"
 
 
 # --------------------------------------------------------------------------------------------------------------------
