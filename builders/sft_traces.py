@@ -3,12 +3,19 @@
 The graph and the chains are computed by the core library before the pipeline (they are cheap and deterministic);
 the pipeline holds the expensive, resumable part: API calls and LLM calls. Its cache lives in the build directory,
 which the recipe fingerprint names, so re-running an interrupted build continues where it stopped.
+
+Resuming is done by the steps' call caches (``calls.sqlite``, ``llm.sqlite``, see `goat_builders.steps.context`),
+not by distilabel's own cache: distilabel 1.5.3 does not resend a batch that was in flight when its run was killed,
+so a resumed run waits forever for it (seen with SIGKILL during a step's batch). `run_pipeline` therefore starts
+distilabel afresh by default, and every batch is recomputed with its API and LLM calls that already succeeded
+answered from the caches (milliseconds each).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,7 @@ def build_pipeline(
     llm_config: dict[str, Any],
     system_prompt: str | None = None,
     batch_size: int = 8,
+    fingerprint: str = "",
 ) -> Pipeline:
     rows = [{"chain_id": c["id"], "chain": json.dumps(c, sort_keys=True)} for c in chains]
     with Pipeline(name=f"goat-sft-{name}", cache_dir=str(build_dir / "distilabel")) as pipeline:
@@ -41,6 +49,7 @@ def build_pipeline(
             build_dir=str(build_dir),
             llm_config=llm_config,
             sources=sources,
+            fingerprint=fingerprint,
             input_batch_size=batch_size,
         )
         write = WriteQueryAndAnswer(
@@ -53,11 +62,43 @@ def build_pipeline(
     return pipeline
 
 
-def run_pipeline(pipeline: Pipeline, *, use_cache: bool = True, quiet: bool = True) -> list[dict[str, Any]]:
-    """Run and return the rows of the last step (ok and rejected)."""
+class PipelineIncomplete(RuntimeError):
+    """The pipeline returned fewer rows than it was given chains (it was stopped): nothing may be saved as final."""
+
+
+class _OwnLinesOnly(logging.Filter):
+    """INFO lines of a step logger written by our steps' code; warnings and errors from anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.pathname == _STEPS_FILE
+
+
+_STEPS_FILE = sys.modules[ExecuteChains.__module__].__file__
+
+
+def _steps(pipeline: Pipeline) -> list[Any]:
+    from distilabel import constants
+
+    return [pipeline.dag.get_step(name)[constants.STEP_ATTR_NAME] for name in pipeline.dag]
+
+
+def run_pipeline(pipeline: Pipeline, *, use_cache: bool = False, quiet: bool = True) -> list[dict[str, Any]]:
+    """Run and return the rows of the last step (ok and rejected), one per chain.
+
+    ``use_cache=False`` (the default) ignores distilabel's batch cache, which cannot resume a killed run (see the
+    module docstring); the steps' call caches make the rerun cheap. Raises `PipelineIncomplete` when distilabel
+    returns fewer rows than chains (a stopped run), so that a partial result is never saved as the build's rows.
+    """
+    steps = _steps(pipeline)
     if quiet:
         for name in ("distilabel", "distilabel.pipeline", "distilabel.step"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        for step in steps:  # our steps' per-batch call counts stay visible, distilabel's own step chatter does not
+            if hasattr(step, "_record_batch"):
+                step_logger = logging.getLogger(f"distilabel.step.{step.name}")
+                step_logger.setLevel(logging.INFO)
+                if not any(isinstance(f, _OwnLinesOnly) for f in step_logger.filters):
+                    step_logger.addFilter(_OwnLinesOnly())
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
@@ -67,5 +108,8 @@ def run_pipeline(pipeline: Pipeline, *, use_cache: bool = True, quiet: bool = Tr
         # log record (httpx during publish, say) would then print a "Logging error" traceback.
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-    ds = distiset["default"]["train"]
-    return ds.to_list()
+    rows = distiset["default"]["train"].to_list() if distiset and "default" in distiset else []
+    expected = sum(len(step.data) for step in steps if isinstance(step, LoadDataFromDicts))
+    if len(rows) != expected:
+        raise PipelineIncomplete(f"the pipeline returned {len(rows)} rows for {expected} chains (stopped early?)")
+    return rows

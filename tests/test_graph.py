@@ -716,3 +716,30 @@ def test_tmdb_candidates_recover_gold_consecutive_pairs(embedder):
     recall = len(gold_pairs & linked) / len(gold_pairs)
     print(f"TMDB: {stats.kept_by_top_k} candidate edges, gold-pair recall {recall:.2f} over {len(gold_pairs)} pairs")
     assert stats.output_fields > 100 and recall >= 0.8
+
+
+def test_execution_check_skips_operations_it_may_not_call():
+    """A live API's writes are not executed by the check (they would change later answers); their edges are kept
+    as skipped, with the reason."""
+    calls = []
+
+    class Recorder:
+        def call(self, api, arguments):
+            calls.append(api.id)
+            return CallResult(api_id=api.id, arguments=arguments, ok=True, status_code=200, response={"id": 1})
+
+        def close(self):
+            pass
+
+    a = ApiSpec(id="s.create", source="s", tool="t", name="create", method="POST",
+                output_fields=(OutputField(path="id", type="integer"),))
+    b = ApiSpec(id="s.get", source="s", tool="t", name="get", method="GET",
+                params=(Param(name="item_id", location="path", required=True, json_schema={"type": "integer"}),))
+    graph = new_graph([a, b])
+    add_edge(graph, DependencyEdge(source_api=a.id, source_path="id", target_api=b.id, target_param="item_id",
+                                   target_location="path", score=1.0, source_type="integer",
+                                   target_type="integer"))  # fmt: skip
+    stats = verify_by_execution(graph, [a, b], Recorder(), may_call=lambda api: api.method == "GET")
+    assert calls == [] and stats.skipped == 1 and stats.reasons == {"not_called": 1}
+    (edge,) = list(iter_edges(graph))
+    assert edge.execution_check.code == "not_called" and "s.create" in edge.execution_check.reason

@@ -1,13 +1,25 @@
-"""What a step process needs from the build: the parsed APIs, executors and the LLM client.
+"""What a step process needs from the build: the parsed APIs, executors and the LLM client, and what it records.
 
 Steps run in their own processes (distilabel), so they receive plain, signature-friendly attributes (the build
 directory and config dicts) and rebuild their clients in ``load()``.
+
+Files a build's steps keep in the build directory, which make a killed build resume without redoing finished work:
+
+- ``calls.sqlite``: every API call and its answer (`ResponseCache`); a re-run answers a call that already succeeded
+  from it (a failed call is made again);
+- ``llm.sqlite``: every successful LLM generation (`goat_datasets.llm.cache.CachedLLM`);
+- ``build_log.jsonl``: one JSON line per step batch with its live and cached API and LLM calls: the record of what
+  each run did (``goat build`` sums the lines of its own run at the end).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
+import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +28,9 @@ from goat_datasets.sources.models import ApiSpec
 APIS_FILE = "apis.json"
 LOCAL_LLM_URL = "local"  # llm_config["base_url"] meaning: the build's local endpoint, whose URL is in the env var
 LOCAL_LLM_URL_ENV = "GOAT_LOCAL_LLM_URL"
+CALLS_CACHE_FILE = "calls.sqlite"
+LLM_CACHE_FILE = "llm.sqlite"
+BUILD_LOG_FILE = "build_log.jsonl"
 
 
 def save_apis(build_dir: Path, apis: list[ApiSpec]) -> Path:
@@ -46,3 +61,49 @@ def make_llm(cfg: dict[str, Any]) -> Any:
         max_new_tokens=int(cfg.get("max_new_tokens", 256)),
         seed=int(cfg.get("seed", 0)),
     )
+
+
+def make_cached_llm(cfg: dict[str, Any], build_dir: str | Path) -> Any:
+    """`make_llm` behind the build's generation cache (``llm.sqlite``); the key leaves the endpoint URL out."""
+    from goat_datasets.llm.cache import CachedLLM
+
+    return CachedLLM(make_llm(cfg), Path(build_dir) / LLM_CACHE_FILE, model_id=str(cfg["model"]))
+
+
+def append_build_log(build_dir: str | Path, record: dict[str, Any]) -> None:
+    """One JSON line in ``build_log.jsonl``, written with a single append (lines from several processes interleave
+    whole)."""
+    line = json.dumps({**record, "time": round(time.time(), 3), "pid": os.getpid()}, sort_keys=True) + "\n"
+    fd = os.open(Path(build_dir) / BUILD_LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_build_log(build_dir: str | Path) -> list[dict[str, Any]]:
+    """The lines of ``build_log.jsonl`` (a torn last line, from a killed run, is skipped)."""
+    path = Path(build_dir) / BUILD_LOG_FILE
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+@lru_cache(maxsize=None)
+def code_hash(*modules: str) -> str:
+    """sha256 (16 hex digits) of the source files of ``modules``, found without importing them."""
+    digest = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            raise ImportError(f"code_hash: no source for module {name!r}")
+        data = Path(spec.origin).read_bytes()
+        digest.update(f"{len(name)}:{name}:{len(data)}:".encode())
+        digest.update(data)
+    return digest.hexdigest()[:16]

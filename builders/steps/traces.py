@@ -2,11 +2,22 @@
 
 Rows carry ``status`` ("ok" or "rejected") with ``stage`` and ``reason``: a failed call never becomes an empty row,
 and rejected rows flow to the end of the pipeline so they can be published in the ``rejected`` config.
+
+Resuming: the steps answer API calls from ``calls.sqlite`` and LLM calls from ``llm.sqlite`` in the build directory,
+so a build killed in the middle of a batch redoes no call that already succeeded, and each batch is logged (step
+logger and ``build_log.jsonl``) with its live and cached calls.
+
+distilabel's own cache (used only with ``run_pipeline(use_cache=True)``; see `goat_builders.sft_traces` for why
+builds do not) keys a step by a hash of its attributes only, so the steps carry ``template_hash`` (their prompt
+templates) and ``code_hash`` (the code they run) as attributes: editing either invalidates the step and the ones
+after it. In practice a code or template edit also changes the build fingerprint and so starts a fresh build
+directory; the per-step hashes are what keeps distilabel's cache honest inside one build directory.
 """
 
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
@@ -14,10 +25,19 @@ from distilabel.steps import Step, StepInput
 from pydantic import Field, PrivateAttr
 
 from goat_builders.prompting import template_hash
-from goat_builders.steps.context import load_apis, make_llm
+from goat_builders.steps.context import CALLS_CACHE_FILE, append_build_log, code_hash, load_apis, make_cached_llm
 from goat_builders.traces import LLMUsage, execute_chain, write_final_answer, write_query
+from goat_datasets.cache.store import ResponseCache
+from goat_datasets.execution.replay import CachingExecutor
 from goat_datasets.execution.router import make_router
 from goat_datasets.formats.sft import build_messages
+
+# The code a step's output depends on: its hash is a step attribute, so distilabel's signature follows code edits.
+STEP_CODE_MODULES = ("goat_builders.traces", __name__, "goat_datasets.formats.sft")
+
+
+def _code_hash() -> str:
+    return code_hash(*STEP_CODE_MODULES)
 
 
 def _merge_usage(row: dict[str, Any], usage: LLMUsage) -> None:
@@ -32,15 +52,47 @@ class _BuildStep(Step):
     build_dir: str
     llm_config: dict[str, Any] = Field(default_factory=dict)
     concurrency: RuntimeParameter[int] = Field(default=4, description="rows processed at once in a batch")
+    code_hash: str = Field(default_factory=_code_hash)
 
     _apis: dict = PrivateAttr(default_factory=dict)
     _llm: Any = PrivateAttr(default=None)
+    _calls: Any = PrivateAttr(default=None)  # the CachingExecutor of steps that call APIs
 
     def load(self) -> None:
         super().load()
         self._apis = load_apis(self.build_dir)
         if self.llm_config:
-            self._llm = make_llm(self.llm_config)
+            self._llm = make_cached_llm(self.llm_config, self.build_dir)
+
+    def unload(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+        super().unload()
+
+    def _call_counts(self) -> dict[str, int]:
+        api = dict(self._calls.counts) if self._calls is not None else {}
+        llm = self._llm.snapshot() if self._llm is not None else {}
+        return {
+            "api_live": api.get("live", 0),
+            "api_cached": api.get("hits", 0),
+            "llm_live": llm.get("live", 0),
+            "llm_cached": llm.get("hits", 0),
+            "llm_failed": llm.get("failed", 0),
+        }
+
+    def _record_batch(self, rows: list[dict[str, Any]], before: dict[str, int], what: str = "rows") -> None:
+        """Logs the batch's calls (step logger) and appends them to ``build_log.jsonl``."""
+        now = self._call_counts()
+        delta = {k: now[k] - before.get(k, 0) for k in now}
+        ok = sum(r.get("status") == "ok" for r in rows)
+        api = f"API calls: {delta['api_live']} live, {delta['api_cached']} cached; " if self._calls is not None else ""
+        self._logger.info(
+            f"{self.name}: {len(rows)} {what} ({ok} ok, {len(rows) - ok} rejected), {api}"
+            f"LLM calls: {delta['llm_live']} live, {delta['llm_cached']} cached"
+            + (f" ({delta['llm_failed']} failed)" if delta["llm_failed"] else "")
+        )
+        append_build_log(self.build_dir, {"step": self.name, "rows": len(rows), "ok": ok, **delta})
 
     def _map(self, fn, rows: list[dict[str, Any]]) -> None:
         workers = max(1, min(int(self.concurrency or 1), len(rows)))
@@ -56,9 +108,10 @@ class ExecuteChains(_BuildStep):
     """Fill arguments (edge values from parents' responses, the rest by the LLM) and execute each call in order."""
 
     sources: list[dict[str, Any]] = Field(default_factory=list)
+    fingerprint: str = ""  # recorded with each call in calls.sqlite
     template_hash: str = Field(default_factory=lambda: template_hash("fill_arguments"))
 
-    _router: Any = PrivateAttr(default=None)
+    _cache: Any = PrivateAttr(default=None)
 
     @property
     def inputs(self) -> list[str]:
@@ -70,16 +123,21 @@ class ExecuteChains(_BuildStep):
 
     def load(self) -> None:
         super().load()
-        self._router = make_router(self.sources)
+        self._cache = ResponseCache(Path(self.build_dir) / CALLS_CACHE_FILE)
+        self._calls = CachingExecutor(make_router(self.sources), self._cache, self.fingerprint)
 
     def unload(self) -> None:
-        if self._router is not None:
-            self._router.close()
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
         super().unload()
 
     def _one(self, row: dict[str, Any]) -> None:
         steps = json.loads(row["chain"])["steps"]
-        run = execute_chain(steps, self._apis, self._router, self._llm)
+        run = execute_chain(steps, self._apis, self._calls, self._llm)
         row["calls"] = json.dumps([c.as_dict() for c in run.calls], ensure_ascii=False)
         row["status"] = "ok" if run.ok else "rejected"
         row["stage"] = "" if run.ok else run.failure.stage
@@ -87,9 +145,9 @@ class ExecuteChains(_BuildStep):
         _merge_usage(row, run.usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
+        before = self._call_counts()
         self._map(self._one, inputs)
-        ok = sum(r["status"] == "ok" for r in inputs)
-        self._logger.info(f"executed {len(inputs)} chains: {ok} ok, {len(inputs) - ok} rejected")
+        self._record_batch(inputs, before, "chains")
         yield inputs
 
 
@@ -126,7 +184,9 @@ class WriteQueryAndAnswer(_BuildStep):
         _merge_usage(row, usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
+        before = self._call_counts()
         self._map(self._one, inputs)
+        self._record_batch(inputs, before)
         yield inputs
 
 
@@ -136,6 +196,7 @@ class FormatSFT(Step):
 
     build_dir: str
     system_prompt: str | None = None
+    code_hash: str = Field(default_factory=_code_hash)
 
     _apis: dict = PrivateAttr(default_factory=dict)
 

@@ -5,7 +5,8 @@ processes append to one cache while a build runs. SQLite in WAL mode gives atomi
 the writer, and a busy timeout instead of "database is locked" errors; the file is also the resumable state of a
 build. Each thread of each process gets its own connection (a connection inherited through ``fork`` is never used:
 connections are looked up by process id), and pickling a cache carries only its path, so it can be handed to
-distilabel steps and multiprocessing workers.
+distilabel steps and multiprocessing workers. Those connection rules live in `SQLiteFile`, which the LLM
+generation cache (`goat_datasets.llm.cache`) shares.
 
 Table ``entries`` (one row per API id and key):
 
@@ -44,7 +45,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +53,7 @@ from typing import Any
 
 from goat_datasets.cache.keys import canonical_key
 
-__all__ = ["ResponseCache", "CacheEntry", "PROVENANCES", "SCHEMA_VERSION"]
+__all__ = ["ResponseCache", "CacheEntry", "PROVENANCES", "SCHEMA_VERSION", "SQLiteFile"]
 
 PROVENANCES = ("real", "simulated", "error")
 SCHEMA_VERSION = 1
@@ -147,23 +148,34 @@ def _result_fields(result: Any) -> dict[str, Any]:
     }
 
 
-class ResponseCache:
-    """A process- and thread-safe response cache in one SQLite file (see the module docstring for the rules).
+class SQLiteFile:
+    """One SQLite file used by several processes and threads at once: the connection rules of the module docstring.
 
-    ``create=False`` refuses a missing file (replaying from a cache that does not exist is a configuration error,
-    not a run of misses). ``timeout_s`` is how long a writer waits for another one before failing.
+    WAL mode, a busy timeout instead of "database is locked", one connection per thread of each process (never one
+    inherited through ``fork``), autocommit connections whose writers open their own ``BEGIN IMMEDIATE``, and a
+    schema created and versioned through ``PRAGMA user_version``. Pickling carries only the path. Subclasses set
+    ``SCHEMA`` (one CREATE statement), ``SCHEMA_VERSION`` and ``KIND`` (what the file is, for messages); the
+    response cache and the LLM generation cache (`goat_datasets.llm.cache`) share this.
+
+    ``create=False`` refuses a missing file. ``timeout_s`` is how long a writer waits for another one before failing.
     """
+
+    SCHEMA = ""
+    SCHEMA_VERSION = 1
+    KIND = "SQLite file"
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, timeout_s: float = 60.0):
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
-            raise ValueError(f"ResponseCache needs a file path (several connections share it), got {str(path)!r}")
+            raise ValueError(
+                f"{type(self).__name__} needs a file path (several connections share it), got {str(path)!r}"
+            )
         self.path = Path(path).expanduser()
         self.create = create
         self.timeout_s = float(timeout_s)
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         if not create and not self.path.is_file():
-            raise FileNotFoundError(f"no response cache at {self.path}")
+            raise FileNotFoundError(f"no {self.KIND} at {self.path}")
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -176,7 +188,7 @@ class ResponseCache:
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
-            raise ValueError(f"response cache {self.path} is closed")
+            raise ValueError(f"{self.KIND} {self.path} is closed")
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
@@ -206,16 +218,16 @@ class ResponseCache:
                     conn.execute("PRAGMA journal_mode = WAL")  # needs a moment alone with the file; retried below
                 conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: never corrupt; a crash may lose the last puts
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
+                if version > self.SCHEMA_VERSION:
                     raise RuntimeError(
-                        f"{self.path} has response-cache schema {version}; this code reads {SCHEMA_VERSION} "
-                        "(upgrade goat-datasets)"
+                        f"{self.path} has {self.KIND} schema {version}; this code reads "
+                        f"{self.SCHEMA_VERSION} (upgrade goat-datasets)"
                     )
-                if version < SCHEMA_VERSION:
+                if version < self.SCHEMA_VERSION:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
-                        conn.execute(_SCHEMA)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                        conn.execute(self.SCHEMA)
+                        conn.execute(f"PRAGMA user_version = {self.SCHEMA_VERSION}")
                         conn.execute("COMMIT")
                     except BaseException:
                         conn.execute("ROLLBACK")
@@ -228,8 +240,20 @@ class ResponseCache:
                     raise
                 time.sleep(0.01)
 
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in its own write transaction; returns the rows it changed."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            changed = conn.execute(sql, params).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return changed
+
     def close(self) -> None:
-        """Closes this process's connections; the cache cannot be used afterwards."""
+        """Closes this process's connections; the file cannot be used through this object afterwards."""
         with self._lock:
             self._closed = True
             mine = [conn for pid, conn in self._connections if pid == os.getpid()]
@@ -237,7 +261,7 @@ class ResponseCache:
         for conn in mine:
             conn.close()
 
-    def __enter__(self) -> "ResponseCache":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -247,10 +271,25 @@ class ResponseCache:
         return {"path": str(self.path), "create": self.create, "timeout_s": self.timeout_s}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], create=state["create"], timeout_s=state["timeout_s"])  # type: ignore[misc]
+        SQLiteFile.__init__(self, state["path"], create=state["create"], timeout_s=state["timeout_s"])
 
     def __repr__(self) -> str:
-        return f"ResponseCache({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+
+class ResponseCache(SQLiteFile):
+    """A process- and thread-safe response cache in one SQLite file (see the module docstring for the rules).
+
+    ``create=False`` refuses a missing file (replaying from a cache that does not exist is a configuration error,
+    not a run of misses). ``timeout_s`` is how long a writer waits for another one before failing.
+    """
+
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    KIND = "response cache"
+
+    def __enter__(self) -> "ResponseCache":
+        return self
 
     # ---- writing
 
@@ -266,15 +305,7 @@ class ResponseCache:
         """Records one call. ``result`` is a `CallResult` or a mapping with ``response, status_code, ok, provenance,
         error`` (and optionally ``created_at``). Returns whether the stored entry changed (see the upsert rule)."""
         row = self._row(api_id, arguments, result, fingerprint)
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            changed = conn.execute(_UPSERT, (*row, int(force))).rowcount > 0
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return changed
+        return self._write(_UPSERT, (*row, int(force))) > 0
 
     def put_many(self, items: Iterable[tuple[str, Mapping[str, Any] | None, Any]], fingerprint: str = "") -> int:
         """``put`` for many ``(api_id, arguments, result)`` in one transaction (seeding from recorded data); returns

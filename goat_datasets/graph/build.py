@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import networkx as nx
 from pydantic import BaseModel
@@ -43,6 +43,7 @@ def build_graph(
     executor: Executor | None = None,
     verify: bool = True,
     argument_source: ArgumentSource | None = None,
+    may_call: Callable[[ApiSpec], bool] | None = None,
     max_workers: int = 8,
     keep_skipped: bool = True,
 ) -> tuple[nx.MultiDiGraph, GraphStats]:
@@ -64,7 +65,8 @@ def build_graph(
     if verify and executor is not None:
         log.info("graph: execution check of %d candidate edges", len(edges))
         stats.execution_check = verify_by_execution(
-            graph, apis, executor, argument_source, max_workers=max_workers, keep_skipped=keep_skipped
+            graph, apis, executor, argument_source, max_workers=max_workers, keep_skipped=keep_skipped,
+            may_call=may_call,
         )
     else:
         why = "verify is off" if not verify else "no executor given"

@@ -145,11 +145,14 @@ def verify_by_execution(
     max_workers: int = 8,
     keep_skipped: bool = True,
     drop_failed: bool = True,
+    may_call: Callable[[ApiSpec], bool] | None = None,
 ) -> ExecutionCheckStats:
     """Record ``execution_check`` on every usable edge of ``graph`` (in place) and remove the failed ones.
 
     Skipped edges (no example value to call A or B with) stay in the graph unless ``keep_skipped`` is False: an
-    unverifiable edge is not a wrong one, and many documents give no examples.
+    unverifiable edge is not a wrong one, and many documents give no examples. ``may_call`` says which operations
+    the check may execute (e.g. only reads against a live server: a booking made by the check changes what later
+    checks see, so the graph would depend on call order); edges of the others are skipped.
     """
     started = time.perf_counter()
     source = argument_source or schema_example
@@ -162,8 +165,20 @@ def verify_by_execution(
                 raise KeyError(f"graph edge {e.describe()} names API {api_id!r}, which is not among the given apis")
 
     verdicts: dict[str, StageResult] = {}  # edge description -> verdict, for edges decided before any call
+    if may_call is not None:
+        for e in edges:
+            barred = [api_id for api_id in (e.source_api, e.target_api) if not may_call(by_id[api_id])]
+            if barred:
+                verdicts[e.describe()] = StageResult(
+                    status="skipped",
+                    code="not_called",
+                    reason=f"the execution check does not call {', '.join(barred)} (it would change the API's state)",
+                )
+        edges_to_call = [e for e in edges if e.describe() not in verdicts]
+    else:
+        edges_to_call = edges
     a_args: dict[str, dict[str, Any]] = {}
-    for api_id in sorted({e.source_api for e in edges}):
+    for api_id in sorted({e.source_api for e in edges_to_call}):
         arguments, missing = example_arguments(by_id[api_id], source)
         if missing:
             continue
@@ -172,7 +187,7 @@ def verify_by_execution(
     stats.calls_a = calls.run([(api_id, args) for api_id, args in a_args.items()])
 
     b_calls: dict[str, tuple[str, dict[str, Any], Any]] = {}  # edge description -> (B id, arguments, value)
-    for e in edges:
+    for e in edges_to_call:
         verdict, planned = _plan_b_call(e, by_id, source, a_args, calls)
         if verdict is not None:
             verdicts[e.describe()] = verdict
