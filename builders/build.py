@@ -343,10 +343,8 @@ def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int]
     for r in rows:
         for k, v in json.loads(r.get("usage") or "{}").items():
             usage[k] = usage.get(k, 0) + v
-    if usage.get("completion_tokens") and usage.get("seconds"):
-        usage["tokens_per_s"] = round(usage["completion_tokens"] / usage["seconds"], 2)
-    if "seconds" in usage:
-        usage["seconds"] = round(usage["seconds"], 1)
+    if "seconds" in usage:  # summed latencies of requests that overlap (steps run several at once): not a rate
+        usage["request_seconds"] = round(usage.pop("seconds"), 1)
     rejected_by_stage: dict[str, int] = {}
     for r in rows:
         if r["status"] != "ok":
@@ -426,6 +424,11 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
             log(calls_summary(read_build_log(bdir)[log_lines_before:]))
 
     counts, rejected_by_stage, usage = summarise(rows, len(chains))
+    if not gen_seconds and (bdir / "build_report.json").is_file():  # rows reused: keep the run that made them
+        gen_seconds = json.loads((bdir / "build_report.json").read_text()).get("generation_seconds", 0.0)
+    if gen_seconds and usage.get("completion_tokens"):
+        usage["generation_wall_s"] = round(gen_seconds, 1)
+        usage["completion_tokens_per_wall_s"] = round(usage["completion_tokens"] / gen_seconds, 2)
     with _no_progress_bars():
         dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage)
     report = {

@@ -45,7 +45,7 @@ def _write(tmp_path, rows):
 def test_rows_become_loadable_configs_with_card(tmp_path):
     out, counts, by_stage, usage = _write(tmp_path, [_ok_row(0), _ok_row(1), _rejected_row(0)])
     assert counts == {"sampled": 3, "executed_ok": 2, "kept": 2} and by_stage == {"execution": 1}
-    assert usage["tokens_per_s"] == 10.0
+    assert usage["request_seconds"] == 6.0 and usage["completion_tokens"] == 60
     meta = read_card_metadata((out / "README.md").read_text())
     assert {c["config_name"] for c in meta["configs"]} == {"sft", "rejected"}
     sft = load_dataset(str(out), "sft", split="train")
