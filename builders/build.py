@@ -125,6 +125,7 @@ def _source_exec_configs(recipe: Recipe, base_urls: dict[str, str | None]) -> li
             "allowed_hosts": list(s.allowed_hosts),
             "timeout_s": s.timeout_s,
             "headers": dict(s.headers),
+            **({"cache_path": recipe.resolve_path(s.cache)} if s.cache else {}),
         }
         for s in recipe.sources
     ]

@@ -38,3 +38,32 @@ def test_json_lines_lists_and_openapi_sources_load_and_simulate(tmp_path):
         movie = next(a for a in apis if a.source == "tmdb" and a.path == "/movie/{movie_id}")
         result = router.call(movie, {"movie_id": 550})
     assert result.ok and result.provenance == "simulated" and result.response["id"] == 550
+
+
+def test_a_replay_source_answers_from_the_cache_named_in_the_recipe(tmp_path):
+    from goat_datasets.cache import ResponseCache
+    from goat_datasets.execution.base import CallResult
+    from goat_datasets.recipe import RecipeError
+
+    spec = tmp_path / "films.json"
+    spec.write_text(
+        '{"openapi": "3.0.3", "info": {"title": "films", "version": "1"}, "paths": {"/movies/{movie_id}": {"get": '
+        '{"operationId": "get_movie", "parameters": [{"name": "movie_id", "in": "path", "required": true, '
+        '"schema": {"type": "integer"}}], "responses": {"200": {"description": "ok"}}}}}}'
+    )
+    cache = ResponseCache(tmp_path / "calls.sqlite")
+    cache.put("films.get_movie", {"movie_id": "550"},
+              CallResult(api_id="films.get_movie", arguments={"movie_id": 550}, ok=True, status_code=200,
+                         response={"title": "Fight Club"}, provenance="real"), "fp")  # fmt: skip
+    recipe = _recipe(tmp_path, "  - {name: films, spec: films.json, executor: replay, cache: calls.sqlite}\n")
+    apis, _, base_urls = load_sources(recipe, log=lambda _: None)
+    with make_router(_source_exec_configs(recipe, base_urls)) as router:
+        hit = router.call(apis[0], {"movie_id": 550})
+        miss = router.call(apis[0], {"movie_id": 551})
+    assert hit.ok and hit.response == {"title": "Fight Club"}
+    assert not miss.ok and "cache miss" in miss.error
+
+    with pytest.raises(RecipeError, match="set `cache:`"):
+        _recipe(tmp_path, "  - {name: films, spec: films.json, executor: replay}\n")
+    with pytest.raises(RecipeError, match="only read by `executor: replay`"):
+        _recipe(tmp_path, "  - {name: films, spec: films.json, executor: http, base_url: 'http://127.0.0.1:1', cache: x.sqlite}\n")

@@ -36,16 +36,18 @@ class ExecutorRouter:
 
 
 def make_router(sources: list[dict[str, Any]]) -> ExecutorRouter:
-    """Executors for a recipe's sources: ``[{name, executor, base_url, allowed_hosts, timeout_s, headers}]``."""
+    """Executors for a recipe's sources: ``[{name, executor, base_url, allowed_hosts, timeout_s, headers[, cache_path]}]``."""
     from goat_datasets.registry import executors
 
     built: dict[str, Executor] = {}
     for src in sources:
         factory = executors.get(src.get("executor", "http"))
+        extra = {"cache_path": src["cache_path"]} if src.get("cache_path") else {}  # replay: the cache it reads
         built[src["name"]] = factory(
             base_url=src.get("base_url") or "",
             allowed_hosts=list(src.get("allowed_hosts") or []),
             timeout_s=float(src.get("timeout_s", 10.0)),
             headers=dict(src.get("headers") or {}),
+            **extra,
         )
     return ExecutorRouter(built)

@@ -139,6 +139,11 @@ class SourceConfig(_Strict):
         default_factory=dict,
         description="Extra request headers. Put secrets in environment variables: 'Authorization: Bearer ${TOKEN}'.",
     )
+    cache: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Response cache (SQLite file, relative to the recipe) that `executor: replay` answers from.",
+    )
     include: list[str] = Field(
         default_factory=list, description="Glob patterns over operation names to keep (empty: keep all)."
     )
@@ -191,6 +196,18 @@ class SourceConfig(_Strict):
         for i, pattern in enumerate(value):
             if not pattern.strip():
                 raise PydanticCustomError("empty_pattern", "an empty glob pattern matches nothing", {"at": (i,)})
+        return value
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_needs_replay(cls, value: str | None, info: ValidationInfo) -> str | None:
+        executor = info.data.get("executor")
+        if value is not None and not value.strip():
+            raise ValueError("cache must name a response-cache file")
+        if value is None and executor == "replay":
+            raise ValueError("`executor: replay` answers only from a response cache: set `cache:` to its SQLite file")
+        if value is not None and executor not in (None, "replay"):
+            raise ValueError(f"cache is only read by `executor: replay` (this source uses {executor!r})")
         return value
 
     def effective_allowed_hosts(self) -> list[str]:
@@ -386,14 +403,17 @@ class Recipe(_Strict):
         known = ", ".join(s.name for s in self.sources)
         raise KeyError(f"recipe {self.name!r} has no source {name!r} (sources: {known})")
 
+    def resolve_path(self, path: str) -> str:
+        """A file named in the recipe, relative to the recipe file (else the working directory); URLs unchanged."""
+        if is_url(path):
+            return path
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return str((base / Path(path).expanduser()).resolve())
+
     def resolve_spec_path(self, source: SourceConfig | str) -> str:
         """Absolute path of a local spec (relative to the recipe file, else the working directory); URLs unchanged."""
         src = self.source(source) if isinstance(source, str) else source
-        if is_url(src.spec):
-            return src.spec
-        spec = Path(src.spec).expanduser()
-        base = self.path.parent if self.path is not None else Path.cwd()
-        return str((base / spec).resolve())
+        return self.resolve_path(src.spec)
 
     def to_yaml(self) -> str:
         """The normalised recipe (all defaults filled in) as YAML, e.g. to show what a build actually used."""
