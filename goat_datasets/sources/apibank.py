@@ -16,16 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from goat_datasets.registry import source_kinds
 from goat_datasets.sources.functions import (
     Entry,
     check_source,
     document_error,
     json_type,
     parse_entries,
-    parse_records_text,
 )
-from goat_datasets.sources.loading import ParseResult, SpecProblem
+from goat_datasets.sources.loading import ParseResult, SpecProblem, register_source_kind
 from goat_datasets.sources.models import ApiSpec, Param
 from goat_datasets.sources.openapi import (
     Notes,
@@ -188,16 +186,4 @@ def parse_apibank(
     return ParseResult(apis=apis, problems=problems + parse_problems, base_url=base_url)
 
 
-@source_kinds.register("apibank")
-def load_apibank_source(
-    spec: dict[str, Any] | list[Any] | str | bytes,
-    *,
-    source: str,
-    base_url: str | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    doc_name: str = "<doc>",
-) -> ParseResult:
-    """The ``apibank`` source kind: a parsed document, or its JSON / JSON Lines text."""
-    document = spec if isinstance(spec, (dict, list)) else parse_records_text(spec, doc_name)
-    return parse_apibank(document, source, base_url=base_url, include=include, exclude=exclude, doc_name=doc_name)
+load_apibank_source = register_source_kind("apibank", parse_apibank, records=True)

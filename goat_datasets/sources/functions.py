@@ -6,8 +6,8 @@ says what a call returns: a function carrying a ``returns``/``response``/``respo
 it (the dependency graph needs them); any other function has none.
 
 API-Bank and ToolBench documents are lists of loosely typed records as well, so the record helpers live here and serve
-those kinds too: text -> records (JSON, JSON Lines or YAML), loose type names (``dict``, ``float``, ``STRING``) ->
-JSON Schema types, and the name / select / skip loop that mirrors the OpenAPI parser's.
+those kinds too: loose type names (``dict``, ``float``, ``STRING``) -> JSON Schema types, and the name / select / skip
+loop that mirrors the OpenAPI parser's. (Text -> records is `loading.parse_records_text`.)
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from goat_datasets.registry import source_kinds
-from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, parse_spec_text
+from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, register_source_kind
 from goat_datasets.sources.models import ApiSpec, Param
 from goat_datasets.sources.openapi import (
     SUBSCHEMA_KEYS,
@@ -37,7 +36,6 @@ from goat_datasets.sources.openapi import (
     unique_name,
 )
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 RESPONSE_KEYS = ("returns", "response", "responses")  # where a function may declare what it returns
 # Type names seen in function lists, ToolBench and API-Bank documents (lower-cased, before any "(" or space).
 _TYPE_ALIASES = {
@@ -60,50 +58,6 @@ _SCHEMA_MAPS = (*SUBSCHEMA_MAP_KEYS, "$defs", "definitions")
 def document_error(doc_name: str, pointer: str, message: str) -> SpecError:
     """A whole-document `SpecError` located the way build logs locate problems: ``doc#/pointer: message``."""
     return SpecError(f"{doc_name}#{pointer or '/'}: {message}")
-
-
-def parse_records_text(raw: bytes | str, doc_name: str) -> Any:
-    """JSON (an object or a list), JSON Lines (returned as the list of its values) or YAML (an object).
-
-    JSON Lines is read when the name says so (``.jsonl``/``.ndjson``) or when the text is not one JSON value but its
-    first line is; a record's pointer is then its index among the non-blank lines.
-    """
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"API document {doc_name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if doc_name.lower().split("?", 1)[0].endswith(JSONL_SUFFIXES):
-        return _json_lines(text, doc_name)
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > 1 and _is_json(lines[0]):
-        return _json_lines(text, doc_name)
-    return parse_spec_text(text, doc_name)  # YAML, or the JSON error message with its line and column
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _json_lines(text: str, doc_name: str) -> list[Any]:
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                f"API document {doc_name}: invalid JSON on line {number}, column {exc.colno}: {exc.msg}"
-            ) from None
-    return records
 
 
 def json_type(name: Any) -> str | None:
@@ -330,16 +284,4 @@ def parse_functions(
     return ParseResult(apis=apis, problems=problems + parse_problems, base_url=base_url)
 
 
-@source_kinds.register("functions")
-def load_functions_source(
-    spec: dict[str, Any] | list[Any] | str | bytes,
-    *,
-    source: str,
-    base_url: str | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    doc_name: str = "<doc>",
-) -> ParseResult:
-    """The ``functions`` source kind: a parsed document (object or list), or its JSON / JSON Lines / YAML text."""
-    document = spec if isinstance(spec, (dict, list)) else parse_records_text(spec, doc_name)
-    return parse_functions(document, source, base_url=base_url, include=include, exclude=exclude, doc_name=doc_name)
+load_functions_source = register_source_kind("functions", parse_functions, records=True)

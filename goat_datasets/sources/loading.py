@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import yaml
 from pydantic import BaseModel, Field
 
+from goat_datasets.registry import source_kinds
 from goat_datasets.sources.models import ApiSpec
 
 DOWNLOAD_TIMEOUT_S = 30.0
@@ -155,3 +156,71 @@ def _fetch(url: str, timeout_s: float, max_bytes: int) -> bytes:
         raise SpecError(f"API document {url}: no answer within {timeout_s:g}s") from None
     except httpx.HTTPError as exc:
         raise SpecError(f"API document {url}: download failed: {type(exc).__name__}: {exc}") from None
+
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def parse_records_text(raw: bytes | str, doc_name: str) -> Any:
+    """JSON (an object or a list), JSON Lines (returned as the list of its values) or YAML (an object).
+
+    JSON Lines is read when the name says so (``.jsonl``/``.ndjson``) or when the text is not one JSON value but its
+    first line is; a record's pointer is then its index among the non-blank lines.
+    """
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"API document {doc_name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if doc_name.lower().split("?", 1)[0].endswith(JSONL_SUFFIXES):
+        return _json_lines(text, doc_name)
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and _is_json(lines[0]):
+        return _json_lines(text, doc_name)
+    return parse_spec_text(text, doc_name)  # YAML, or the JSON error message with its line and column
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_lines(text: str, doc_name: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                f"API document {doc_name}: invalid JSON on line {number}, column {exc.colno}: {exc.msg}"
+            ) from None
+    return records
+
+
+def register_source_kind(
+    name: str, parse: Callable[..., ParseResult], *, records: bool = False
+) -> Callable[..., ParseResult]:
+    """Register ``parse(document, source, *, doc_name, **options)`` as the source kind ``name``.
+
+    The registered loader takes an already parsed document or its raw text/bytes (what a build reads from disk or a
+    URL): single-document formats read JSON/YAML into an object; ``records`` formats also accept a top-level list
+    and JSON Lines (`parse_records_text`).
+    """
+    structured: tuple[type, ...] = (dict, list) if records else (dict,)
+    read_text = parse_records_text if records else parse_spec_text
+
+    def load(spec: Any, *, source: str, doc_name: str = "<doc>", **options: Any) -> ParseResult:
+        document = spec if isinstance(spec, structured) else read_text(spec, doc_name)
+        return parse(document, source, doc_name=doc_name, **options)
+
+    load.__name__ = load.__qualname__ = f"load_{name}_source"
+    load.__doc__ = f"The ``{name}`` source kind: a parsed document, or its text (see `register_source_kind`)."
+    return source_kinds.register(name)(load)

@@ -18,8 +18,7 @@ from typing import Any, Iterable
 from urllib.parse import unquote, urljoin
 
 from goat_datasets.jsonpath import WILDCARD, format_path, json_type
-from goat_datasets.registry import source_kinds
-from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, is_url, parse_spec_text
+from goat_datasets.sources.loading import ParseResult, SpecError, SpecProblem, is_url, register_source_kind
 from goat_datasets.sources.models import ApiSpec, OutputField, Param
 
 __all__ = ["ParseResult", "SpecError", "SpecProblem", "load_openapi_source", "parse_openapi", "json_pointer"]
@@ -817,16 +816,4 @@ def parse_openapi(
     )
 
 
-@source_kinds.register("openapi")
-def load_openapi_source(
-    spec: dict[str, Any] | str | bytes,
-    *,
-    source: str,
-    base_url: str | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    doc_name: str = "<doc>",
-) -> ParseResult:
-    """The ``openapi`` source kind: a parsed document, or its JSON/YAML text."""
-    document = spec if isinstance(spec, dict) else parse_spec_text(spec, doc_name)
-    return parse_openapi(document, source, base_url=base_url, include=include, exclude=exclude, doc_name=doc_name)
+load_openapi_source = register_source_kind("openapi", parse_openapi)

@@ -17,9 +17,8 @@ import copy
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from goat_datasets.registry import source_kinds
 from goat_datasets.sources.functions import document_error
-from goat_datasets.sources.loading import ParseResult, SpecProblem, is_url, parse_spec_text
+from goat_datasets.sources.loading import ParseResult, SpecProblem, is_url, register_source_kind
 from goat_datasets.sources.openapi import HTTP_METHODS, Resolver, SkipOperation, json_pointer, parse_openapi
 
 # Swagger 2 parameter fields that are JSON Schema keywords (they move under the OpenAPI 3 ``schema``).
@@ -289,16 +288,4 @@ def parse_swagger2(
     return result.model_copy(update={"problems": problems})
 
 
-@source_kinds.register("swagger2")
-def load_swagger2_source(
-    spec: dict[str, Any] | str | bytes,
-    *,
-    source: str,
-    base_url: str | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    doc_name: str = "<doc>",
-) -> ParseResult:
-    """The ``swagger2`` source kind: a parsed document, or its JSON/YAML text."""
-    document = spec if isinstance(spec, dict) else parse_spec_text(spec, doc_name)
-    return parse_swagger2(document, source, base_url=base_url, include=include, exclude=exclude, doc_name=doc_name)
+load_swagger2_source = register_source_kind("swagger2", parse_swagger2)

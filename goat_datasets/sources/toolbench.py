@@ -24,17 +24,15 @@ import re
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from goat_datasets.registry import source_kinds
 from goat_datasets.sources.functions import (
     Entry,
     check_source,
     document_error,
     json_type,
     parse_entries,
-    parse_records_text,
     resolve_schema,
 )
-from goat_datasets.sources.loading import ParseResult, SpecProblem
+from goat_datasets.sources.loading import ParseResult, SpecProblem, register_source_kind
 from goat_datasets.sources.models import ApiSpec, Param
 from goat_datasets.sources.openapi import (
     MAX_NAME_LENGTH,
@@ -337,18 +335,4 @@ def parse_toolbench(
                        base_url=base_url or _base_url(document, entries), title=title)  # fmt: skip
 
 
-@source_kinds.register("toolbench")
-def load_toolbench_source(
-    spec: dict[str, Any] | list[Any] | str | bytes,
-    *,
-    source: str,
-    base_url: str | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    doc_name: str = "<doc>",
-    response_examples: dict[str, Any] | None = None,
-) -> ParseResult:
-    """The ``toolbench`` source kind: a parsed document, or its JSON / JSON Lines text."""
-    document = spec if isinstance(spec, (dict, list)) else parse_records_text(spec, doc_name)
-    return parse_toolbench(document, source, base_url=base_url, include=include, exclude=exclude, doc_name=doc_name,
-                           response_examples=response_examples)  # fmt: skip
+load_toolbench_source = register_source_kind("toolbench", parse_toolbench, records=True)
