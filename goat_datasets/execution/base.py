@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -33,6 +34,21 @@ class Executor(Protocol):
     def call(self, api: ApiSpec, arguments: dict[str, Any]) -> CallResult: ...
 
     def close(self) -> None: ...
+
+
+def call_result(
+    api: ApiSpec, arguments: Any, started: float, *, ok: bool, provenance: Provenance, **fields: Any
+) -> CallResult:
+    """The result of one call timed from ``started`` (``time.perf_counter()``); arguments that are not an object are
+    kept as their repr, because a result must say what was sent even when it was not valid."""
+    return CallResult(
+        api_id=api.id,
+        arguments=arguments if isinstance(arguments, dict) else {"_invalid": repr(arguments)},
+        ok=ok,
+        provenance=provenance,
+        elapsed_s=time.perf_counter() - started,
+        **fields,
+    )
 
 
 def is_empty_response(response: Any) -> bool:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from goat_datasets.execution.base import CallResult
+from goat_datasets.execution.base import CallResult, call_result
 from goat_datasets.registry import executors
 from goat_datasets.sources.models import ApiSpec, Param
 from goat_datasets.sources.openapi import WHOLE_BODY_KEY  # marks the one parameter that is the entire request body
@@ -265,14 +265,7 @@ class HttpExecutor:
 
     @staticmethod
     def _result(api: ApiSpec, arguments: Any, started: float, *, ok: bool, **fields: Any) -> CallResult:
-        return CallResult(
-            api_id=api.id,
-            arguments=arguments if isinstance(arguments, dict) else {"_invalid": repr(arguments)},
-            ok=ok,
-            provenance="real" if ok else "error",
-            elapsed_s=time.perf_counter() - started,
-            **fields,
-        )
+        return call_result(api, arguments, started, ok=ok, provenance="real" if ok else "error", **fields)
 
 
 def _is_whole_body(param: Param) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from goat_datasets.cache.keys import canonical_key
 from goat_datasets.cache.store import CacheEntry, ResponseCache
-from goat_datasets.execution.base import CallResult, Executor
+from goat_datasets.execution.base import CallResult, Executor, call_result
 from goat_datasets.registry import executors
 from goat_datasets.sources.models import ApiSpec
 
@@ -33,8 +33,7 @@ def _arguments_field(arguments: Any) -> dict[str, Any]:
 
 
 def _failed(api: ApiSpec, arguments: Any, error: str, started: float) -> CallResult:
-    return CallResult(api_id=api.id, arguments=_arguments_field(arguments), ok=False, provenance="error", error=error,
-                      elapsed_s=time.perf_counter() - started)  # fmt: skip
+    return call_result(api, _arguments_field(arguments), started, ok=False, provenance="error", error=error)
 
 
 def result_from_entry(api: ApiSpec, arguments: Any, entry: CacheEntry, elapsed_s: float = 0.0) -> CallResult:

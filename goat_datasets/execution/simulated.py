@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 from jsonschema import Draft202012Validator
 
-from goat_datasets.execution.base import CallResult
+from goat_datasets.execution.base import CallResult, call_result
 from goat_datasets.execution.validate import received_arguments, validate_arguments
 from goat_datasets.execution.fake_values import (
     NOUNS,
@@ -121,14 +121,7 @@ class SimulatedExecutor:
 
     @staticmethod
     def _result(api: ApiSpec, arguments: Any, started: float, *, ok: bool, **fields: Any) -> CallResult:
-        return CallResult(
-            api_id=api.id,
-            arguments=arguments if isinstance(arguments, dict) else {"_invalid": repr(arguments)},
-            ok=ok,
-            provenance="simulated",
-            elapsed_s=time.perf_counter() - started,
-            **fields,
-        )
+        return call_result(api, arguments, started, ok=ok, provenance="simulated", **fields)
 
 
 executors.register("simulated")(SimulatedExecutor)

@@ -36,7 +36,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.validators import validator_for
 
 from goat_datasets.cache.keys import number_from_string
-from goat_datasets.execution.base import CallResult, Executor
+from goat_datasets.execution.base import CallResult, Executor, call_result
 from goat_datasets.sources.models import ApiSpec, Param
 
 __all__ = ["validate_arguments", "ValidatingExecutor", "FORMAT_CHECKER"]
@@ -220,15 +220,10 @@ class ValidatingExecutor:
         problems = validate_arguments(api, arguments)
         if problems:
             self.rejected += 1
-            return CallResult(
-                api_id=api.id,
-                arguments=arguments if isinstance(arguments, dict) else {"_invalid": repr(arguments)},
-                ok=False,
-                status_code=None,
-                provenance="error",
+            return call_result(
+                api, arguments, started, ok=False, status_code=None, provenance="error",
                 error="invalid arguments: " + "; ".join(problems),
-                elapsed_s=time.perf_counter() - started,
-            )
+            )  # fmt: skip
         return self.inner.call(api, arguments)
 
     def close(self) -> None:
