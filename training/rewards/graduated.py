@@ -221,27 +221,39 @@ def _paper_atomic(calls: list[ParsedCall], plan: GoldPlan, details: list[CallSco
 # ----------------------------------------------------------------------------------------- paper: orchestration
 
 
+def _positions_by_name(calls: list[ParsedCall]) -> dict[str, list[int]]:
+    """Positions of the parsed calls by tool name, in call order (positions in the full call list keep the order of
+    the released code's list of parsed calls)."""
+    positions: dict[str, list[int]] = {}
+    for position, call in enumerate(calls):
+        if call.name is not None and call.parse_error is None:
+            positions.setdefault(call.name, []).append(position)
+    return positions
+
+
+def _after_dependencies(depends_on, matched: dict[int, int]) -> int | None:
+    """The position a step's call must come after (its latest matched dependency; -1 with none), or None when a
+    dependency was never matched (the step cannot be credited)."""
+    threshold = -1
+    for dep in depends_on:
+        if dep not in matched:
+            return None
+        threshold = max(threshold, matched[dep])
+    return threshold
+
+
 def _paper_orchestration(calls: list[ParsedCall], plan: GoldPlan) -> tuple[float, list[int | None]]:
     steps = plan.steps
     if not steps:
         return 0.0, []
-    # Positions in the full call list keep the order of the released code's list of parsed calls.
-    positions_by_name: dict[str, list[int]] = {}
-    for position, call in enumerate(calls):
-        if call.name is not None and call.parse_error is None:
-            positions_by_name.setdefault(call.name, []).append(position)
+    positions_by_name = _positions_by_name(calls)
     matched: dict[int, int] = {}
     rewards = []
     for index, step in enumerate(steps):
         reward = 0.0
         candidates = positions_by_name.get(step.name)
         if candidates:
-            threshold = -1
-            for dep in step.depends_on:
-                if dep not in matched:
-                    threshold = None
-                    break
-                threshold = max(threshold, matched[dep])
+            threshold = _after_dependencies(step.depends_on, matched)
             if threshold is not None:
                 for candidate in candidates:  # the same call may serve several steps
                     if candidate > threshold:
@@ -411,22 +423,14 @@ def _default_orchestration(calls: list[ParsedCall], plan: GoldPlan) -> tuple[flo
     steps = plan.steps
     if not steps:
         return 0.0, []
-    positions_by_name: dict[str, list[int]] = {}
-    for position, call in enumerate(calls):
-        if call.name is not None and call.parse_error is None:
-            positions_by_name.setdefault(call.name, []).append(position)
+    positions_by_name = _positions_by_name(calls)
     matched: dict[int, int] = {}
     used: set[int] = set()
     for index, step in enumerate(steps):
         candidates = positions_by_name.get(step.name)
         if not candidates:
             continue
-        threshold = -1
-        for dep in step.depends_on:
-            if dep not in matched:
-                threshold = None
-                break
-            threshold = max(threshold, matched[dep])
+        threshold = _after_dependencies(step.depends_on, matched)
         if threshold is None:
             continue
         for candidate in candidates:  # earliest unused call after every dependency
