@@ -66,12 +66,9 @@ class ToolResponse:
 _LONG_DIGIT_RUN = re.compile(r"[0-9]{19}")
 
 
-def _loads_verdict_only(stripped: str) -> Any:
-    # orjson accepts a subset of what json.loads accepts (it rejects NaN/Infinity, lone surrogates, numbers that
-    # overflow a double and nesting deeper than 1024) and decodes it to equal values except one case: integers outside
-    # the 64-bit range become floats. A verdict only looks at the top level (type, "error" key, status == False,
-    # emptiness), which that case cannot change, so verdicts may take orjson's answer as it is.
-    if _fast_loads is not None:
+def _loads(stripped: str, fast: bool) -> Any:
+    """``json.loads(stripped)``, through orjson first when ``fast``; :data:`UNDECODABLE` on failure."""
+    if fast and _fast_loads is not None:
         try:
             return _fast_loads(stripped)
         except Exception:  # let json decide what orjson rejects
@@ -82,6 +79,14 @@ def _loads_verdict_only(stripped: str) -> Any:
         return _UNDECODABLE
 
 
+def _loads_verdict_only(stripped: str) -> Any:
+    # orjson accepts a subset of what json.loads accepts (it rejects NaN/Infinity, lone surrogates, numbers that
+    # overflow a double and nesting deeper than 1024) and decodes it to equal values except one case: integers outside
+    # the 64-bit range become floats. A verdict only looks at the top level (type, "error" key, status == False,
+    # emptiness), which that case cannot change, so verdicts may take orjson's answer as it is.
+    return _loads(stripped, fast=True)
+
+
 def decode_json(text: str) -> Any:
     """Exactly ``json.loads(text.strip())``, faster; returns :data:`UNDECODABLE` (not an exception) on failure.
 
@@ -89,15 +94,7 @@ def decode_json(text: str) -> Any:
     float), so the decoded value never depends on whether orjson is installed.
     """
     stripped = text.strip()
-    if _fast_loads is not None and not _LONG_DIGIT_RUN.search(stripped):
-        try:
-            return _fast_loads(stripped)
-        except Exception:
-            pass
-    try:
-        return json.loads(stripped)
-    except (ValueError, RecursionError):
-        return _UNDECODABLE
+    return _loads(stripped, fast=not _LONG_DIGIT_RUN.search(stripped))
 
 
 def _paper_value_ok(value: Any) -> bool:
