@@ -54,22 +54,19 @@ def load_sources(recipe: Recipe, log: Log = print) -> tuple[list[ApiSpec], dict[
     document's ``servers`` entry when the recipe gives none.
     """
     from goat_datasets.registry import source_kinds
-    from goat_datasets.sources.loading import SpecError, read_spec_bytes
+    from goat_datasets.sources.loading import read_spec_bytes
 
     apis: list[ApiSpec] = []
     contents: dict[str, bytes] = {}
     base_urls: dict[str, str | None] = {}
-    base_dir = Path(recipe.path).parent if recipe.path else Path.cwd()
+    base_dir = recipe.path.parent if recipe.path else Path.cwd()
     for src in recipe.sources:
         raw = read_spec_bytes(src.spec, base_dir)
         contents[src.name] = raw
         parse = source_kinds.get(src.kind)
-        try:
-            result = parse(
-                raw, source=src.name, base_url=src.base_url, include=src.include, exclude=src.exclude, doc_name=src.spec
-            )
-        except UnicodeDecodeError as exc:
-            raise SpecError(f"API document {src.spec}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        result = parse(
+            raw, source=src.name, base_url=src.base_url, include=src.include, exclude=src.exclude, doc_name=src.spec
+        )
         for problem in result.problems:
             label = "[yellow]skipped[/]" if problem.skipped else "[dim]note[/]"
             log(f"  {label} {src.spec}#{problem.pointer}: {problem.message}")
@@ -284,7 +281,7 @@ def write_dataset(
         )
         configs.setdefault(config, []).append(config_split)
     tmp.mkdir(parents=True, exist_ok=True)
-    recipe_text = Path(recipe.path).read_text() if getattr(recipe, "path", None) else ""
+    recipe_text = recipe.path.read_text() if recipe.path else ""
     (tmp / "recipe.yaml").write_text(recipe_text)
     card = render_card(
         repo_id=recipe.hub.repo_id,

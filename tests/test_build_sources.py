@@ -67,3 +67,13 @@ def test_a_replay_source_answers_from_the_cache_named_in_the_recipe(tmp_path):
         _recipe(tmp_path, "  - {name: films, spec: films.json, executor: replay}\n")
     with pytest.raises(RecipeError, match="only read by `executor: replay`"):
         _recipe(tmp_path, "  - {name: films, spec: films.json, executor: http, base_url: 'http://127.0.0.1:1', cache: x.sqlite}\n")
+
+
+@pytest.mark.parametrize("kind", ["openapi", "functions"])
+def test_a_document_that_is_not_utf8_is_a_spec_error_naming_it(tmp_path, kind):
+    from goat_datasets.sources.loading import SpecError
+
+    (tmp_path / "doc.json").write_bytes(b'{"name": "caf\xe9"}')
+    recipe = _recipe(tmp_path, f"  - {{name: d, kind: {kind}, spec: doc.json, base_url: 'http://127.0.0.1:1'}}\n")
+    with pytest.raises(SpecError, match=r"^API document doc.json: not UTF-8 text \(invalid continuation byte at byte 13\)"):
+        load_sources(recipe, log=lambda _: None)

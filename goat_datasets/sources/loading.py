@@ -68,9 +68,19 @@ _PlainSafeLoader.yaml_implicit_resolvers = {
 }
 
 
+def decode_text(raw: bytes | str, doc_name: str) -> str:
+    """A document's bytes as text (UTF-8, a BOM allowed); anything else is a `SpecError` naming the document."""
+    if not isinstance(raw, bytes):
+        return raw
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"API document {doc_name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def parse_spec_text(raw: bytes | str, doc_name: str) -> dict[str, Any]:
     """JSON or YAML text -> a dict. The format is taken from the name's suffix, else JSON is tried before YAML."""
-    text = raw.decode("utf-8-sig", errors="strict") if isinstance(raw, bytes) else raw
+    text = decode_text(raw, doc_name)
     lower = doc_name.lower().split("?", 1)[0]
     if lower.endswith(YAML_SUFFIXES):
         document = _parse_yaml(text, doc_name)
@@ -110,10 +120,7 @@ def load_spec_document(
 ) -> tuple[dict[str, Any], bytes]:
     """The parsed document and its raw bytes. ``spec`` is a path relative to ``base_dir`` or an http(s) URL."""
     raw = read_spec_bytes(spec, base_dir, timeout_s=timeout_s, max_bytes=max_bytes)
-    try:
-        return parse_spec_text(raw, spec), raw
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"API document {spec}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_spec_text(raw, spec), raw
 
 
 def read_spec_bytes(
@@ -167,10 +174,7 @@ def parse_records_text(raw: bytes | str, doc_name: str) -> Any:
     JSON Lines is read when the name says so (``.jsonl``/``.ndjson``) or when the text is not one JSON value but its
     first line is; a record's pointer is then its index among the non-blank lines.
     """
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"API document {doc_name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = decode_text(raw, doc_name)
     if doc_name.lower().split("?", 1)[0].endswith(JSONL_SUFFIXES):
         return _json_lines(text, doc_name)
     try:
