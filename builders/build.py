@@ -142,6 +142,7 @@ def build_graph_stage(
         return load_graph(graph_path)
     g = recipe.graph
     t0 = time.monotonic()
+    simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}  # sources without state
     with make_router(exec_configs) as router:
         graph, stats = build_graph(
             apis,
@@ -152,8 +153,8 @@ def build_graph_stage(
             no_cross_tool_id=g.no_cross_tool_id,
             executor=router if g.verify_by_execution else None,
             verify=g.verify_by_execution,
-            argument_source=_check_arguments(exec_configs),
-            may_call=_check_may_call(exec_configs),
+            argument_source=_check_arguments(simulated),
+            may_call=_check_may_call(simulated),
         )
     _write_json(build_dir / "graph_stats.json", stats.model_dump(mode="json"))
     save_graph(graph, graph_path)
@@ -164,13 +165,11 @@ def build_graph_stage(
     return graph
 
 
-def _check_arguments(exec_configs: list[dict[str, Any]]):
+def _check_arguments(simulated: set[str]):
     """Arguments for the graph's execution check: a live API gets the values its document shows (examples,
     defaults); a simulated one answers anything well-typed, so it gets realistic made-up values."""
     from goat_datasets.execution.simulated import simulated_argument
     from goat_datasets.graph.verify import schema_example
-
-    simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}
 
     def source(api: ApiSpec, param: Any) -> Any:
         return simulated_argument(api, param) if api.source in simulated else schema_example(api, param)
@@ -181,10 +180,9 @@ def _check_arguments(exec_configs: list[dict[str, Any]]):
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _check_may_call(exec_configs: list[dict[str, Any]]):
+def _check_may_call(simulated: set[str]):
     """The execution check only reads from live APIs: a booking it made would change what later checks see (and
     the real world). Simulated sources have no state, so every operation may be called."""
-    simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}
     return lambda api: api.source in simulated or api.method.upper() in READ_METHODS
 
 
@@ -257,6 +255,8 @@ def write_dataset(
     models: dict[str, str],
     counts: dict[str, int],
     usage: dict[str, Any],
+    *,
+    code: str | None = None,
 ) -> Path:
     """The publishable folder: one parquet config per non-empty output, the recipe and the card.
 
@@ -291,7 +291,7 @@ def write_dataset(
         license=recipe.license,
         configs=configs,
         fingerprint=fp,
-        code_version=code_version(),
+        code_version=code or code_version(),
         models=models,
         counts=counts,
         recipe_text=recipe_text,
@@ -385,7 +385,8 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
     t_start = time.monotonic()
     apis, contents, base_urls = load_sources(recipe, log)
     models = model_ids(recipe)
-    fp = fingerprint(recipe, contents, sorted(models.values()))
+    code = code_version()  # hashes every source file: once per build
+    fp = fingerprint(recipe, contents, sorted(models.values()), code=code)
     bdir = fingerprint_build_dir(recipe, fp)
     bdir.mkdir(parents=True, exist_ok=True)
     log(f"build directory: {bdir}")
@@ -428,7 +429,7 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
         usage["generation_wall_s"] = round(gen_seconds, 1)
         usage["completion_tokens_per_wall_s"] = round(usage["completion_tokens"] / gen_seconds, 2)
     with _no_progress_bars():
-        dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage)
+        dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage, code=code)
     report = {
         "fingerprint": fp,
         "counts": counts,
