@@ -110,13 +110,6 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _log_to(console: Console):
-    def log(message: str) -> None:
-        console.print(message)
-
-    return log
-
-
 @app.command()
 def build(recipe: RecipeArgument, set_: SetOption = None) -> None:
     """Build a recipe into a local dataset folder (resumable: finished stages are reused)."""
@@ -126,7 +119,7 @@ def build(recipe: RecipeArgument, set_: SetOption = None) -> None:
     console = _console()
     console.print(f"[bold]goat build[/] {describe(loaded)}")
     try:
-        result = run_build(loaded, log=_log_to(console))
+        result = run_build(loaded, log=console.print)
     except Exception as exc:  # one readable line instead of a traceback for expected failures
         _fail(console, "build failed", exc)
     console.print(f"[green]done[/]: {result.dataset_dir}  (publish with: goat publish {recipe})")
@@ -158,7 +151,7 @@ def publish(
     console = _console()
     endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
     try:
-        result = run_build(loaded, log=_log_to(console))
+        result = run_build(loaded, log=console.print)
         require_publishable(result)
         with _hub_client_settings(endpoint):
             revision, uploaded = publish_build(
@@ -215,9 +208,9 @@ def hub_serve(
     from pathlib import Path
 
     from goat_datasets.hub.server import serve_hub
-    from goat_datasets.recipe.fingerprint import cache_dir
+    from goat_datasets.cache_dir import cache_dir
 
-    directory = Path(data_dir).expanduser() if data_dir else cache_dir() / "hub"
+    directory = Path(data_dir).expanduser() if data_dir else cache_dir("hub")
     typer.echo(f"local Hub on http://{host}:{port} storing {directory}")
     typer.echo(f"use it with: export HF_ENDPOINT=http://{host}:{port} HF_HUB_DISABLE_XET=1")
     try:

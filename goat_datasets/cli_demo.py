@@ -106,11 +106,11 @@ def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: 
     from goat_datasets.hub.endpoint import use_hub_endpoint
     from goat_datasets.hub.server import running_hub
     from goat_datasets.recipe import load_recipe, resolve_recipe_path
-    from goat_datasets.recipe.fingerprint import cache_dir
+    from goat_datasets.cache_dir import cache_dir
     from goat_datasets.servers import free_port, serve_in_thread
 
     started = time.monotonic()
-    hub_dir = cache_dir() / "demo-hub"
+    hub_dir = cache_dir("demo-hub")
     shutil.rmtree(hub_dir, ignore_errors=True)
     if not _port_is_free(api_port):
         new_port = free_port()

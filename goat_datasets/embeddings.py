@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from goat_datasets.cache_dir import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,7 @@ _DEFAULT_MODEL_DIMENSION = 384
 
 def default_cache_dir() -> Path:
     """``$GOAT_CACHE_DIR/embeddings``; ``~/.cache/goat-datasets/embeddings`` when the variable is unset."""
-    root = os.environ.get("GOAT_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "goat-datasets"
-    return base / "embeddings"
+    return cache_dir("embeddings")
 
 
 def _resolve_model(model: str) -> tuple[str, str]:

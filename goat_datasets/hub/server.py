@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from goat_datasets.cache_dir import cache_dir
 from goat_datasets.hub.context import HubContext, olah_settings, write_olah_config
 from goat_datasets.hub.guards import DotSegmentGuard
 from goat_datasets.hub.http_errors import hub_error, install_error_handlers
@@ -26,13 +27,13 @@ from goat_datasets.hub.routes_read import router as read_router
 from goat_datasets.hub.routes_write import router as write_router
 from goat_datasets.servers import require_loopback, serve_in_thread
 
-DEFAULT_DATA_DIR = Path("~/.cache/goat-datasets/hub")
 DEFAULT_PORT = 8740
 
 
-def create_hub_app(data_dir: Path = DEFAULT_DATA_DIR) -> DotSegmentGuard:
-    """The Hub as an ASGI app storing everything under ``data_dir`` (created if missing)."""
-    ctx = HubContext.create(Path(data_dir))
+def create_hub_app(data_dir: Path | None = None) -> DotSegmentGuard:
+    """The Hub as an ASGI app storing everything under ``data_dir`` (default ``$GOAT_CACHE_DIR/hub``; created if
+    missing)."""
+    ctx = HubContext.create(Path(data_dir) if data_dir is not None else cache_dir("hub"))
     app = FastAPI(title="goat-datasets local Hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hub = ctx
     app.state.app_settings = olah_settings(write_olah_config(ctx.store))  # what olah's helpers read
@@ -57,12 +58,13 @@ def create_hub_app(data_dir: Path = DEFAULT_DATA_DIR) -> DotSegmentGuard:
     return DotSegmentGuard(app)
 
 
-def serve_hub(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path = DEFAULT_DATA_DIR) -> None:
+def serve_hub(host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: Path | None = None) -> None:
     """Serve until interrupted (``goat hub serve``)."""
     import uvicorn
 
     require_loopback(host)
-    uvicorn.run(create_hub_app(Path(data_dir).expanduser()), host=host, port=port, log_level="info")
+    app = create_hub_app(Path(data_dir).expanduser() if data_dir is not None else None)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @contextlib.contextmanager

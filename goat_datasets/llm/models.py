@@ -21,6 +21,7 @@ from typing import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from goat_datasets.cache_dir import cache_dir
 from goat_datasets.registry import Registry
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "resolve_model",
 ]
 
-DEFAULT_CACHE_DIR = "~/.cache/goat-datasets"
 _PIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 _CHUNK = 1 << 22
 
@@ -181,7 +181,7 @@ _register(
 
 def models_cache_dir() -> Path:
     """``$GOAT_CACHE_DIR/models`` (default ``~/.cache/goat-datasets/models``)."""
-    return Path(os.environ.get("GOAT_CACHE_DIR") or DEFAULT_CACHE_DIR).expanduser() / "models"
+    return cache_dir("models")
 
 
 def get_model(name: str | PackagedModel = "default") -> PackagedModel:

@@ -16,17 +16,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from goat_datasets.cache_dir import cache_dir
 from goat_datasets.recipe.schema import Recipe
 
 CODE_PACKAGES = ("goat_datasets", "goat_builders")
 CODE_SUFFIXES = (".py", ".jinja")
 NON_CONTENT_FIELDS = frozenset({"version", "hub", "description", "license"})
-DEFAULT_CACHE_DIR = Path("~/.cache/goat-datasets")
 
 
 def _package_dir(name: str) -> Path | None:
@@ -93,11 +92,6 @@ def fingerprint(
         "code": code_version() if code is None else code,
     }
     return hashlib.sha256(_canonical_json(payload)).hexdigest()
-
-
-def cache_dir() -> Path:
-    """``$GOAT_CACHE_DIR``, default ``~/.cache/goat-datasets``."""
-    return Path(os.environ.get("GOAT_CACHE_DIR") or DEFAULT_CACHE_DIR).expanduser()
 
 
 def build_dir(recipe: Recipe, fp: str) -> Path:
