@@ -145,6 +145,7 @@ def publish(
 
     from goat_builders.build import require_publishable, run_build
     from goat_datasets.hub.client import publish_build, version_tag
+    from goat_datasets.hub.endpoint import client_settings_for
 
     overrides = list(set_ or []) + ([f"version={version}"] if version else [])
     loaded = load_recipe_or_exit(recipe, overrides)
@@ -153,7 +154,7 @@ def publish(
     try:
         result = run_build(loaded, log=console.print)
         require_publishable(result)
-        with _hub_client_settings(endpoint):
+        with client_settings_for(endpoint):
             revision, uploaded = publish_build(
                 loaded.hub.repo_id,
                 result.dataset_dir,
@@ -170,19 +171,6 @@ def publish(
         console.print(f"[green]published[/] {loaded.hub.repo_id}@{tag} (commit {revision[:12]}) on {where}")
     else:
         console.print(f"{loaded.hub.repo_id}@{tag} already holds this build on {where}: nothing to do")
-
-
-def _hub_client_settings(endpoint: str | None):
-    """A Hub on this machine (``goat hub serve``) has no Xet storage: point the clients at it with Xet off."""
-    import contextlib
-    from urllib.parse import urlsplit
-
-    from goat_datasets.hub.endpoint import use_hub_endpoint
-    from goat_datasets.servers import is_loopback
-
-    if endpoint and is_loopback(urlsplit(endpoint).hostname or ""):
-        return use_hub_endpoint(endpoint)
-    return contextlib.nullcontext()
 
 
 def _fail(console: Console, what: str, exc: BaseException) -> None:

@@ -101,12 +101,12 @@ def show_row(console: Console, row: dict[str, Any], model: str) -> None:
 
 def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: int = 8765) -> None:
     from goat_builders.build import require_publishable, run_build
+    from goat_datasets.cache_dir import cache_dir
     from goat_datasets.demo_api.app import create_app
     from goat_datasets.hub.client import publish_build, version_tag
-    from goat_datasets.hub.endpoint import use_hub_endpoint
+    from goat_datasets.hub.endpoint import client_settings_for
     from goat_datasets.hub.server import running_hub
     from goat_datasets.recipe import load_recipe, resolve_recipe_path
-    from goat_datasets.cache_dir import cache_dir
     from goat_datasets.servers import free_port, serve_in_thread
 
     started = time.monotonic()
@@ -128,7 +128,7 @@ def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: 
         result = run_build(recipe, log=console.print)
         require_publishable(result)
         repo_id, tag = recipe.hub.repo_id, version_tag(recipe.version)
-        with use_hub_endpoint(hub_url):  # also turns Xet off: the local Hub stores LFS, like most mirrors
+        with client_settings_for(hub_url):  # a loopback Hub: Xet off, it stores LFS like most mirrors
             revision, _ = publish_build(
                 repo_id, result.dataset_dir, recipe.version, result.fingerprint, endpoint=hub_url
             )
@@ -136,12 +136,8 @@ def run_demo(console: Console, *, overrides: list[str] | None = None, api_port: 
         console.print(f'loading it back: HF_ENDPOINT={hub_url} load_dataset("{repo_id}", "sft", revision="{tag}")')
         loaded = load_back(repo_id, "sft", tag, hub_url)
         console.print(f"loaded {loaded['rows']} rows with columns {', '.join(loaded['columns'])}")
-        if loaded["first"] is not None:
-            show_row(console, loaded["first"], recipe.llm.model if recipe.llm.provider == "transformers" else "default")
-        else:
-            console.print(
-                f"[yellow]no sample survived this build; see the rejected config and {result.build_dir}/build_report.json[/]"
-            )
+        # require_publishable guaranteed at least one row
+        show_row(console, loaded["first"], recipe.llm.model if recipe.llm.provider == "transformers" else "default")
     counts = result.counts
     console.print(
         f"[bold green]Hub id: {repo_id}@{tag}[/]  ({counts['kept']} of {counts['sampled']} samples kept; "

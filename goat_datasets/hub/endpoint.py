@@ -21,6 +21,16 @@ from urllib.parse import urlsplit
 _MISSING = object()
 
 
+def client_settings_for(endpoint: str | None) -> contextlib.AbstractContextManager:
+    """What publishing to ``endpoint`` needs: a Hub on this machine (``goat hub serve``) has no Xet storage, so the
+    clients are pointed at it with Xet off (`use_hub_endpoint`); any other endpoint keeps the clients' settings."""
+    from goat_datasets.servers import is_loopback
+
+    if endpoint and is_loopback(urlsplit(endpoint).hostname or ""):
+        return use_hub_endpoint(endpoint)
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def use_hub_endpoint(endpoint: str) -> Iterator[str]:
     import datasets.config as ds_config
