@@ -14,7 +14,6 @@ Files a build's steps keep in the build directory, which make a killed build res
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -23,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from goat_datasets.recipe.fingerprint import hash_files
 from goat_datasets.sources.models import ApiSpec
 
 APIS_FILE = "apis.json"
@@ -98,12 +98,10 @@ def read_build_log(build_dir: str | Path) -> list[dict[str, Any]]:
 @lru_cache(maxsize=None)
 def code_hash(*modules: str) -> str:
     """sha256 (16 hex digits) of the source files of ``modules``, found without importing them."""
-    digest = hashlib.sha256()
+    named = []
     for name in modules:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.origin:
             raise ImportError(f"code_hash: no source for module {name!r}")
-        data = Path(spec.origin).read_bytes()
-        digest.update(f"{len(name)}:{name}:{len(data)}:".encode())
-        digest.update(data)
-    return digest.hexdigest()[:16]
+        named.append((name, Path(spec.origin)))
+    return hash_files(named)[:16]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def code_version() -> str:
 
     Editing a prompt template or a step changes it, which invalidates caches that a version number would not.
     """
-    digest = hashlib.sha256()
+    named: list[tuple[str, Path]] = []
     for package in CODE_PACKAGES:
         root = _package_dir(package)
         if root is None:
@@ -52,12 +52,18 @@ def code_version() -> str:
         files = sorted(
             p for p in root.rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file() and "__pycache__" not in p.parts
         )
-        for file in files:
-            rel = f"{package}/{file.relative_to(root).as_posix()}"
-            data = file.read_bytes()
-            # lengths delimit the entries, so moving bytes between a name and a file cannot collide
-            digest.update(f"{len(rel)}:{rel}:{len(data)}:".encode())
-            digest.update(data)
+        named += [(f"{package}/{file.relative_to(root).as_posix()}", file) for file in files]
+    return hash_files(named)
+
+
+def hash_files(named_files: Iterable[tuple[str, Path]]) -> str:
+    """sha256 hex of ``(name, file bytes)`` pairs in the given order; lengths delimit the entries, so moving bytes
+    between a name and a file cannot collide."""
+    digest = hashlib.sha256()
+    for name, file in named_files:
+        data = file.read_bytes()
+        digest.update(f"{len(name)}:{name}:{len(data)}:".encode())
+        digest.update(data)
     return digest.hexdigest()
 
 
