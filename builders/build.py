@@ -21,7 +21,7 @@ from datasets import Dataset
 from goat_datasets.formats.sft import REJECTED_FEATURES, SFT_FEATURES
 from goat_datasets.hub.card import render_card
 from goat_datasets.recipe.fingerprint import build_dir as fingerprint_build_dir
-from goat_datasets.recipe.fingerprint import code_version, fingerprint
+from goat_datasets.recipe.fingerprint import code_version, fingerprint, replay_cache_digests
 from goat_datasets.recipe.schema import Recipe
 from goat_datasets.sources.models import ApiSpec
 from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, read_build_log, save_apis
@@ -386,7 +386,7 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
     apis, contents, base_urls = load_sources(recipe, log)
     models = model_ids(recipe)
     code = code_version()  # hashes every source file: once per build
-    fp = fingerprint(recipe, contents, sorted(models.values()), code=code)
+    fp = fingerprint(recipe, contents, sorted(models.values()), code=code, caches=replay_cache_digests(recipe))
     bdir = fingerprint_build_dir(recipe, fp)
     bdir.mkdir(parents=True, exist_ok=True)
     log(f"build directory: {bdir}")

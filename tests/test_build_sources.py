@@ -77,3 +77,39 @@ def test_a_document_that_is_not_utf8_is_a_spec_error_naming_it(tmp_path, kind):
     recipe = _recipe(tmp_path, f"  - {{name: d, kind: {kind}, spec: doc.json, base_url: 'http://127.0.0.1:1'}}\n")
     with pytest.raises(SpecError, match=r"^API document doc.json: not UTF-8 text \(invalid continuation byte at byte 13\)"):
         load_sources(recipe, log=lambda _: None)
+
+
+def test_the_fingerprint_follows_the_replay_cache_content_not_its_file(tmp_path):
+    """A replay source answers only from its cache: new answers must start a new build, a rewritten file with the
+    same answers (other write times, other insertion order) must not."""
+    from goat_datasets.cache import ResponseCache
+    from goat_datasets.execution.base import CallResult
+    from goat_datasets.recipe.fingerprint import fingerprint, replay_cache_digests
+
+    spec = tmp_path / "films.json"
+    spec.write_text('{"openapi": "3.0.3", "info": {"title": "films", "version": "1"}, "paths": {}}')
+
+    def result(movie_id: int, title: str) -> CallResult:
+        return CallResult(api_id="films.get_movie", arguments={"movie_id": movie_id}, ok=True, status_code=200,
+                          response={"title": title}, provenance="real")  # fmt: skip
+
+    def write(path, items):
+        with ResponseCache(path) as cache:
+            for movie_id, title in items:
+                cache.put("films.get_movie", {"movie_id": movie_id}, result(movie_id, title), "fp-of-the-writer")
+
+    recipe = _recipe(tmp_path, "  - {name: films, spec: films.json, executor: replay, cache: calls.sqlite}\n")
+    fp_of = lambda: fingerprint(recipe, {"films": spec.read_bytes()}, ["m"], code="c", caches=replay_cache_digests(recipe))  # noqa: E731
+
+    write(tmp_path / "calls.sqlite", [(550, "Fight Club"), (13, "Forrest Gump")])
+    first = fp_of()
+    (tmp_path / "calls.sqlite").unlink()
+    write(tmp_path / "calls.sqlite", [(13, "Forrest Gump"), (550, "Fight Club")])  # same answers, other order/time
+    assert fp_of() == first
+    write(tmp_path / "calls.sqlite", [(680, "Pulp Fiction")])
+    assert fp_of() != first
+    # without replay caches the fingerprint is what it was before caches were hashed
+    assert fingerprint(recipe, {"films": b"x"}, ["m"], code="c", caches={}) == fingerprint(recipe, {"films": b"x"}, ["m"], code="c")
+    (tmp_path / "calls.sqlite").unlink()
+    with pytest.raises(FileNotFoundError, match="replay cache 'calls.sqlite' not found"):
+        replay_cache_digests(recipe)

@@ -40,6 +40,7 @@ deliberate refresh).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -404,6 +405,17 @@ class ResponseCache(SQLiteFile):
             "by_provenance": by_provenance,
             "by_api": by_api,
         }
+
+    def content_digest(self) -> str:
+        """sha256 hex of what a replay can answer: every (api_id, key, response, status_code, ok, provenance, error)
+        in key order. Leaves out when and by which build an entry was written, and the SQLite file's bytes (pages
+        and WAL state differ for equal content), so equal answers give equal digests."""
+        digest = hashlib.sha256()
+        for row in self._rows("api_id, key, response, status_code, ok, provenance, error"):
+            text = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"))
+            digest.update(f"{len(text)}:".encode())
+            digest.update(text.encode())
+        return digest.hexdigest()
 
     # ---- export
 

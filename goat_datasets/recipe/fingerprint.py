@@ -76,13 +76,41 @@ def content_settings(recipe: Recipe) -> dict[str, Any]:
     return {k: v for k, v in recipe.model_dump(mode="json").items() if k not in NON_CONTENT_FIELDS}
 
 
+def replay_cache_digests(recipe: Recipe) -> dict[str, str]:
+    """`ResponseCache.content_digest` of each source's replay cache, by source name.
+
+    A replay source answers only from its cache, so the cache is an input like the API document: adding responses
+    to it must start a fresh build, while the same responses in a rewritten file must not.
+    """
+    from goat_datasets.cache.store import ResponseCache
+
+    digests: dict[str, str] = {}
+    for source in recipe.sources:
+        if not source.cache:
+            continue
+        path = recipe.resolve_path(source.cache)
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"source {source.name!r}: replay cache {source.cache!r} not found (looked at {path})"
+            )
+        with ResponseCache(path, create=False) as cache:
+            digests[source.name] = cache.content_digest()
+    return digests
+
+
 def fingerprint(
-    recipe: Recipe, spec_contents: Mapping[str, bytes], model_ids: Sequence[str], code: str | None = None
+    recipe: Recipe,
+    spec_contents: Mapping[str, bytes],
+    model_ids: Sequence[str],
+    code: str | None = None,
+    caches: Mapping[str, str] | None = None,
 ) -> str:
-    """sha256 hex of (content settings, sha256 of each spec by source name, model ids, code version).
+    """sha256 hex of (content settings, sha256 of each spec by source name, model ids, code version, replay caches).
 
     ``spec_contents`` maps every source name of the recipe to the raw bytes of its document; ``model_ids`` is kept
-    in the given order (callers give a fixed order, e.g. sorted); ``code`` defaults to `code_version()`.
+    in the given order (callers give a fixed order, e.g. sorted); ``code`` defaults to `code_version()`; ``caches``
+    maps a source name to its replay cache's content digest (`replay_cache_digests`). A recipe without replay
+    caches keeps the fingerprint it had before caches were hashed.
     """
     names = {s.name for s in recipe.sources}
     if set(spec_contents) != names:
@@ -97,6 +125,8 @@ def fingerprint(
         "models": list(model_ids),
         "code": code_version() if code is None else code,
     }
+    if caches:
+        payload["replay_caches"] = dict(sorted(caches.items()))
     return hashlib.sha256(_canonical_json(payload)).hexdigest()
 
 
