@@ -17,7 +17,14 @@ Last line: ``recall=R kept_fraction=F``.
 
 Stages: ``candidates`` (the rule alone); ``execution`` (candidates, then the execution check against the
 schema-simulated executor, `goat_datasets.execution.simulated`; pairs whose candidate edges all fail are ranked last
-in the budget curve); ``llm`` (the LLM check: not available yet, exit status 2).
+in the budget curve); ``llm`` (candidates, then GOAT's LLM check through the build's distilabel Task, asking any
+OpenAI-compatible server; without ``--llm-base-url`` it exits with status 2):
+
+    .venv/bin/python benchmarks/graph_recall.py --spec ... --gold ... --stage llm \\
+        --llm-base-url http://127.0.0.1:8000/v1 --llm-model Qwen/Qwen2.5-7B-Instruct --max-edges 200
+
+``--max-edges N`` asks about the N best-scored candidate edges only (the others stay, unchecked); answers are cached
+in ``--llm-cache`` (default $GOAT_CACHE_DIR/benchmarks/graph_recall_llm/llm.sqlite), so a rerun asks nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ class RecallReport(BaseModel):
     recall_at: dict[str, float] = Field(default_factory=dict, description="kept fraction -> recall at that budget")
     missed: list[str] = Field(default_factory=list)
     unmapped_steps: list[str] = Field(default_factory=list)
+    llm_check: dict[str, int] | None = Field(None, description="stage llm: verdict counts, and edges left unchecked")
     seconds: float = 0.0
 
 
@@ -117,12 +125,17 @@ def measure(
     stage: str = "candidates",
     embedder: Any = None,
     budgets: Sequence[float] = BUDGETS,
+    llm_check: Any = None,
+    max_edges: int | None = None,
 ) -> RecallReport:
-    """The benchmark's core: build the stage's graph edges with ``preset`` and score them against the gold."""
+    """The benchmark's core: build the stage's graph edges with ``preset`` and score them against the gold.
+
+    ``llm_check`` (stage ``llm``): ``(edges, {api id: ApiSpec}) -> [StageResult]``, as `build_graph` takes it.
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
-    if stage == "llm":
-        raise NotImplementedError("stage 'llm': the LLM check is not available yet")
+    if stage == "llm" and llm_check is None:
+        raise NotImplementedError("stage 'llm' needs an LLM: give --llm-base-url URL --llm-model M")
     started = time.perf_counter()
     if embedder is None:
         from goat_datasets.embeddings import Embedder
@@ -138,6 +151,12 @@ def measure(
         edges = _execution_check(apis, edges)
         for a, b in candidates - {(e.source_api, e.target_api) for e in edges}:
             scores[index[a], index[b]] = -np.inf  # every candidate edge of the pair failed: ranked last
+    llm_stats = None
+    if stage == "llm":
+        candidates = {(e.source_api, e.target_api) for e in edges}
+        edges, llm_stats = _llm_check(apis, edges, llm_check, max_edges)
+        for a, b in candidates - {(e.source_api, e.target_api) for e in edges}:
+            scores[index[a], index[b]] = -np.inf  # the LLM rejected every candidate edge of the pair: ranked last
     linked = {(e.source_api, e.target_api) for e in edges}
     found = pairs & linked
     return RecallReport(
@@ -154,8 +173,26 @@ def measure(
         recall_at=recall_at_budgets(scores, index, pairs, budgets),
         missed=[f"{a} -> {b}" for a, b in sorted(pairs - linked)],
         unmapped_steps=unmapped,
+        llm_check=llm_stats,
         seconds=time.perf_counter() - started,
     )
+
+
+def _llm_check(apis: Sequence[ApiSpec], edges: list, llm_check: Any, max_edges: int | None) -> tuple[list, dict]:
+    """The edges the LLM check keeps (passed or unreadable; unchecked ones beyond ``max_edges`` too) and its counts."""
+    from goat_datasets.graph.llm_check import apply_llm_check
+    from goat_datasets.graph.model import add_edge, iter_edges, new_graph
+
+    ranked = sorted(edges, key=lambda e: (-e.score, e.source_api, e.target_api, e.key))
+    asked = ranked if max_edges is None else ranked[:max_edges]
+    graph = new_graph(apis)
+    for edge in edges:
+        add_edge(graph, edge)
+    verdicts = llm_check(asked, {a.id: a for a in apis})
+    stats = apply_llm_check(graph, asked, verdicts, keep_skipped=True)
+    counts = stats.model_dump(exclude={"dropped", "kept_skipped", "seconds"})
+    counts["unchecked"] = len(edges) - len(asked)
+    return list(iter_edges(graph)), counts
 
 
 def _execution_check(apis: Sequence[ApiSpec], edges: list) -> list:
@@ -186,6 +223,8 @@ def format_report(report: RecallReport, *, misses: bool = False) -> str:
         f"= {report.kept_fraction:.3f} of all, {report.edges} edges, {report.seconds:.1f}s",
         f"  recall at kept fraction  {budgets}",
     ]
+    if report.llm_check is not None:
+        lines.append("  LLM check: " + ", ".join(f"{k} {v}" for k, v in report.llm_check.items()))
     if report.unmapped_steps:
         lines.append(f"  gold steps not in the document (their pairs skipped): {', '.join(report.unmapped_steps)}")
     if misses and report.missed:
@@ -201,12 +240,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="candidates", choices=STAGES)
     parser.add_argument("--misses", action="store_true", help="list the gold pairs the graph misses")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--llm-base-url", help="stage llm: an OpenAI-compatible server (http://host:port/v1)")
+    parser.add_argument("--llm-model", help="stage llm: the model name the server expects")
+    parser.add_argument("--llm-api-key-env", help="stage llm: NAME of the environment variable holding the API key")
+    parser.add_argument("--max-edges", type=int, help="stage llm: ask about the N best-scored candidate edges only")
+    parser.add_argument("--llm-cache", type=Path, help="stage llm: folder of the answers' cache (llm.sqlite)")
     args = parser.parse_args(argv)
 
     apis = load_apis(args.spec, source=args.spec.stem)
     gold = json.loads(args.gold.read_text(encoding="utf-8"))
+    llm_check = None
+    if args.stage == "llm" and args.llm_base_url:
+        if not args.llm_model:
+            parser.error("--llm-model is required with --llm-base-url")
+        llm_check = _endpoint_llm_check(args)
     try:
-        report = measure(apis, gold, preset=args.preset, stage=args.stage)
+        report = measure(apis, gold, preset=args.preset, stage=args.stage, llm_check=llm_check,
+                         max_edges=args.max_edges)  # fmt: skip
     except NotImplementedError as exc:
         print(f"not available yet: {exc}")
         return 2
@@ -215,6 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     print(f"recall={report.recall:.4f} kept_fraction={report.kept_fraction:.4f}")
     return 0
+
+
+def _endpoint_llm_check(args: argparse.Namespace) -> Any:
+    from goat_builders.graph_pipeline import llm_check_hook
+    from goat_datasets.cache_dir import cache_dir
+
+    cache = args.llm_cache or cache_dir("benchmarks", "graph_recall_llm")
+    cache.mkdir(parents=True, exist_ok=True)
+    config = {"base_url": args.llm_base_url, "model": args.llm_model, "api_key_env": args.llm_api_key_env,
+              "temperature": 0.0, "max_new_tokens": 256, "seed": 0}  # fmt: skip
+    return llm_check_hook(config, cache, log=print)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""The graph stage end to end: candidates -> (LLM check, later) -> execution check -> final graph."""
+"""The graph stage end to end: (descriptions) -> candidates -> (LLM check) -> execution check -> final graph.
+
+The two LLM stages are hooks (``describe``, ``llm_check``) because their runner, a distilabel pipeline, lives in the
+builders, which the core never imports (`goat_builders.graph_pipeline` makes them).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from pydantic import BaseModel
 
 from goat_datasets.execution.base import Executor
 from goat_datasets.graph.candidates import CandidateStats, TextEmbedder, find_candidates
-from goat_datasets.graph.model import DependencyGraph, StageResult, add_edge, iter_edges, new_graph, set_edge
+from goat_datasets.graph.descriptions import DescriptionStats
+from goat_datasets.graph.llm_check import LlmCheckStats, apply_llm_check
+from goat_datasets.graph.model import (
+    DependencyEdge, DependencyGraph, StageResult, add_edge, iter_edges, new_graph, set_edge,
+)  # fmt: skip
 from goat_datasets.graph.verify import ArgumentSource, ExecutionCheckStats, verify_by_execution
 from goat_datasets.sources.models import ApiSpec
 
@@ -22,7 +30,9 @@ class GraphStats(BaseModel):
     """Counts per stage, for logs and the dataset card."""
 
     apis: int
+    descriptions: DescriptionStats | None = None
     candidates: CandidateStats
+    llm_check: LlmCheckStats | None = None
     execution_check: ExecutionCheckStats | None = None
     execution_check_skipped_reason: str = ""
     edges: int = 0
@@ -46,13 +56,26 @@ def build_graph(
     may_call: Callable[[ApiSpec], bool] | None = None,
     max_workers: int = 8,
     keep_skipped: bool = True,
+    describe: Callable[[list[ApiSpec]], tuple[list[ApiSpec], DescriptionStats]] | None = None,
+    llm_check: Callable[[list[DependencyEdge], dict[str, ApiSpec]], list[StageResult]] | None = None,
 ) -> tuple[nx.MultiDiGraph, GraphStats]:
     """Build the dependency graph of ``apis``. With ``verify`` but no executor, edges stay unverified (skipped).
 
     ``preset`` names the candidate rule (`goat_datasets.graph.candidates.preset_config`: ``default``, ``paper``,
     ``similarity``); ``threshold`` (None: the preset's), ``top_k`` (None: no cap) and ``no_cross_tool_id`` override it.
+
+    ``describe`` returns copies of the APIs with descriptions filled (used by every later stage of this graph; the
+    caller's ApiSpecs are not changed). ``llm_check`` returns one ``llm_check`` verdict per candidate edge: failed
+    edges leave the graph before the execution check (never executed), skipped ones (an unreadable answer) stay
+    unless ``keep_skipped`` is off, as in the execution check.
     """
     started = time.perf_counter()
+    descriptions: DescriptionStats | None = None
+    if describe is not None:
+        described, descriptions = describe(list(apis))
+        if [a.id for a in described] != [a.id for a in apis]:
+            raise ValueError("the describe hook must return one ApiSpec per API, with the same ids in the same order")
+        apis = described
     graph = new_graph(apis)
     log.info("graph: %d APIs, candidates (preset %s, threshold %s, top_k %s)", len(apis), preset, threshold, top_k)
     edges, cand_stats = find_candidates(
@@ -60,10 +83,17 @@ def build_graph(
     )
     for edge in edges:
         add_edge(graph, edge)
-    stats = GraphStats(apis=len(apis), candidates=cand_stats)
+    stats = GraphStats(apis=len(apis), descriptions=descriptions, candidates=cand_stats)
+
+    if llm_check is not None:
+        log.info("graph: LLM check of %d candidate edges", len(edges))
+        t_check = time.perf_counter()
+        verdicts = llm_check(list(edges), {a.id: a for a in apis})
+        stats.llm_check = apply_llm_check(graph, edges, verdicts, keep_skipped=keep_skipped)
+        stats.llm_check.seconds = time.perf_counter() - t_check
 
     if verify and executor is not None:
-        log.info("graph: execution check of %d candidate edges", len(edges))
+        log.info("graph: execution check of %d candidate edges", graph.number_of_edges())
         stats.execution_check = verify_by_execution(
             graph, apis, executor, argument_source, max_workers=max_workers, keep_skipped=keep_skipped,
             may_call=may_call,
@@ -82,7 +112,9 @@ def build_graph(
     stats.components = len(components)
     stats.largest_component = len(components[0]) if components else 0
     stats.seconds = time.perf_counter() - started
-    graph.graph["stats"] = stats.model_dump(mode="json", exclude={"execution_check": {"dropped"}})
+    graph.graph["stats"] = stats.model_dump(
+        mode="json", exclude={"execution_check": {"dropped"}, "llm_check": {"dropped"}}
+    )
     log.info(
         "graph: %d edges over %d APIs in %d components (%.2fs)",
         stats.edges, stats.apis_with_edges, stats.components, stats.seconds,

@@ -40,8 +40,11 @@ presets, each a `CandidateConfig` (every knob can be overridden):
     On RestBench TMDB (``benchmarks/graph_recall.py``) it keeps 14.8% of the ordered API pairs at recall 0.956 of
     the gold consecutive pairs; ``paper`` keeps 63% for 0.91.
 
-Every score is computed as dense matrices over blocks of target parameters (``block_size`` columns at a time), never
-a Python loop over pairs; texts are embedded once, through the embedder's cache (by text hash).
+Cosines are one dense product per block of target parameters (``block_size`` columns at a time: the FLOPs); every
+decision after it touches only the pairs that can matter (above a cosine bar, or with evidence, which is looked up
+per parameter, not per pair), and only kept pairs become `DependencyEdge` objects. Never a Python loop over pairs;
+texts are embedded once, through the embedder's cache (by text hash). `explain_pair` says, for two APIs, why each
+pair is kept or not, from the same decisions.
 
 Not every parameter is a target (`target_exclusion`, off in ``paper``): enums and booleans are choices the user
 states, not data an earlier call produces; pagination knobs (``page``, ``limit``, ``offset``...) are never worth a
@@ -51,6 +54,9 @@ parameter whose name or description mentions an id.
 
 from __future__ import annotations
 
+import functools
+import gc
+import itertools
 import logging
 import re
 import time
@@ -180,8 +186,12 @@ class CandidateStats(BaseModel):
 # ---------------------------------------------------------------------------------------------------- targets, types
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _normalise_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NOT_ALNUM.sub("", name.lower())
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def target_exclusion(param: Param) -> str | None:
@@ -254,13 +264,23 @@ def field_text(api: ApiSpec, field: OutputField) -> str:
 
 def plain_field_text(api: ApiSpec, field: OutputField) -> str:
     """``plain`` style: the words of the field's keys and its description (``release dates iso 3166 1``)."""
-    keys = " ".join(words(" ".join(k for k in jsonpath.parse(field.path) if isinstance(k, str))))
+    keys = " ".join(words(" ".join(k for k in _parse_path(field.path) if isinstance(k, str))))
     return f"{keys}: {_squash(field.description)}".strip().rstrip(":").strip() or field.path
 
 
 def plain_param_text(api: ApiSpec, param: Param) -> str:
     """``plain`` style: the words of the parameter's name and its description."""
     return f"{' '.join(words(param.name))}: {_squash(param.description)}".strip().rstrip(":").strip() or param.name
+
+
+@functools.lru_cache(maxsize=1 << 16)  # output paths repeat across APIs (results[*].id)
+def _parse_path(path: str) -> tuple[Any, ...]:
+    return tuple(jsonpath.parse(path))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _format_path(parts: tuple[Any, ...]) -> str:
+    return jsonpath.format_path(list(parts))
 
 
 def _squash(text: str) -> str:
@@ -318,8 +338,13 @@ def _singular(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case singular words of an identifier or a sentence: ``production_companies`` -> production, company."""
+    return list(_words(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # field and parameter names repeat across thousands of APIs
+def _words(text: str) -> tuple[str, ...]:
     text = _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", text))
-    return [_singular(w) for w in _SPLIT.split(text.lower()) if w]
+    return tuple(_singular(w) for w in _SPLIT.split(text.lower()) if w)
 
 
 def _param_entity(api: ApiSpec, param: Param) -> tuple[str | None, bool]:
@@ -368,7 +393,7 @@ class _Field:
     def parent(self) -> str:
         """The JSON path of the object whose key is the leaf: ``$`` at the top, ``results[*]`` for ``results[*].x[*]``."""
         last_key = max((i for i, p in enumerate(self.parts) if isinstance(p, str)), default=0)
-        return jsonpath.format_path(self.parts[:last_key]) if last_key else "$"
+        return _format_path(tuple(self.parts[:last_key])) if last_key else "$"
 
 
 def _value_kind(value: Any) -> str:
@@ -405,14 +430,14 @@ def _collect_fields(apis: Sequence[ApiSpec], cfg: CandidateConfig, stats: Candid
             if f.path in seen:
                 continue
             seen.add(f.path)
-            parts = jsonpath.parse(f.path)
+            parts = list(_parse_path(f.path))
             own.append(_Field(ai, f, field_kind(api, f), parts, keys=[p for p in parts if isinstance(p, str)]))
         if cfg.example_fields and api.response_examples:
             # example paths that no schema path covers (not equal, not below a schema leaf, not above one)
             found: dict[str, tuple[list[Any], str]] = {}
             for example in api.response_examples:
                 _example_leaves(example, (), found, 0)
-            schema_prefixes = {jsonpath.format_path(x.parts[:i]) for x in own for i in range(len(x.parts) + 1)}
+            schema_prefixes = {_format_path(tuple(x.parts[:i])) for x in own for i in range(len(x.parts) + 1)}
             for path, (parts, kind) in found.items():
                 above_a_schema_path = path in schema_prefixes
                 below_a_schema_leaf = any(jsonpath.format_path(parts[:i]) in seen for i in range(1, len(parts)))
@@ -491,6 +516,8 @@ class _Evidence:
                 if len(toks) > 1 and toks[-1] in _NUMBER_WORDS:
                     vocabulary.add(toks[-2])
         self._codes: dict[str, int] = {}  # entity words and leaf names -> small integers
+        self._by_leaf: dict[int, np.ndarray] = {}
+        self._columns: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
         # field side: key -> {field index: strength}
         index: dict[tuple[str, str], dict[int, float]] = {}
@@ -566,7 +593,7 @@ class _Evidence:
         for f in fields:
             for depth, part in enumerate(f.parts):
                 if isinstance(part, str):
-                    parent = jsonpath.format_path(f.parts[:depth]) if depth else "$"
+                    parent = _format_path(tuple(f.parts[:depth])) if depth else "$"
                     objects.setdefault((f.api, parent), set()).add(part)
         by_path: dict[str, int] = {}
         for ai, api in enumerate(apis):
@@ -646,34 +673,67 @@ class _Evidence:
         for tj in range(len(targets)):
             if self.entity_of[tj] >= 0 and self.param_entity[tj] >= 0:
                 entity_word[self.entity_of[tj]] = self.param_entity[tj]
-        holds = self.field_object >= 0
-        match = self.obj_ok[self.field_object[holds]] & (self.field_leaf[holds][:, None] == self.echo_leaf[None, :])
-        found = match.any(axis=1)
-        claim = np.full(int(holds.sum()), -1, dtype=np.int64)
-        claim[found] = entity_word[match[found].argmax(axis=1)]
-        self.struct_claim[holds] = claim
+        for leaf in np.unique(self.echo_leaf).tolist():  # only entities whose echo field has the field's name match
+            rows = self._leaf_rows(leaf)
+            entities = np.flatnonzero(self.echo_leaf == leaf)
+            match = self.obj_ok[np.ix_(self.field_object[rows], entities)]
+            found = match.any(axis=1)
+            self.struct_claim[rows[found]] = entity_word[entities[match[found].argmax(axis=1)]]
 
-    def block(self, cols: Sequence[int]) -> np.ndarray:
-        """Evidence scores (fields x len(cols)), 0 where there is none."""
-        out = np.zeros((self.n_fields, len(cols)), dtype=np.float32)
-        has_object = self.field_object >= 0
+    def _leaf_rows(self, leaf: int) -> np.ndarray:
+        """Fields (inside an object) whose leaf has the code ``leaf``."""
+        rows = self._by_leaf.get(leaf)
+        if rows is None:
+            rows = self._by_leaf[leaf] = np.flatnonzero((self.field_object >= 0) & (self.field_leaf == leaf))
+        return rows
+
+    def pairs(self, cols: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(field rows, positions in ``cols``, evidence) of every pair with evidence, by position then row.
+
+        Sparse: a target's evidence is a short list of fields (those sharing its name, entity or structure), so the
+        cost follows the pairs with evidence, not fields x targets.
+        """
+        rows, positions, strengths = [], [], []
         for c, tj in enumerate(cols):
-            column = out[:, c]
-            for key in self.param_keys[tj]:
-                hit = self.index.get(key)
-                if hit is not None:
-                    idx, strength = hit
-                    column[idx] = np.maximum(column[idx], strength)
-            entity = self.param_entity[tj]
-            allowed = (self.veto < 0) | (self.veto == entity)  # an owner naming another entity vetoes both kinds
-            if entity >= 0:
-                column[~allowed] = 0.0
-            e = self.entity_of[tj]
-            if e >= 0:
-                struct = has_object & (self.field_leaf == self.echo_leaf[e]) & allowed
-                struct[struct] = self.obj_ok[self.field_object[struct], e]
-                column[struct] = np.maximum(column[struct], STRUCTURE)
-        return out
+            r, strength = self._column(int(tj))
+            rows.append(r)
+            strengths.append(strength)
+            positions.append(np.full(len(r), c, dtype=np.int64))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(rows), np.concatenate(positions), np.concatenate(strengths)
+
+    def _column(self, tj: int) -> tuple[np.ndarray, np.ndarray]:
+        """Target ``tj``'s evidence (rows ascending, strengths): one computation per distinct (keys, entity)."""
+        signature = (tuple(self.param_keys[tj]), int(self.param_entity[tj]), int(self.entity_of[tj]))
+        found = self._columns.get(signature)
+        if found is None:
+            found = self._columns[signature] = self._evidence_of(*signature)
+        return found
+
+    def _evidence_of(self, keys: tuple[tuple[str, str], ...], entity: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for key in keys:
+            hit = self.index.get(key)
+            if hit is not None:
+                idx, strength = hit
+                if entity >= 0:  # an owner naming another entity vetoes both kinds
+                    allowed = (self.veto[idx] < 0) | (self.veto[idx] == entity)
+                    idx, strength = idx[allowed], strength[allowed]
+                parts.append((idx, strength))
+        if e >= 0:  # the object holding the field looks like entity e's own response
+            idx = self._leaf_rows(int(self.echo_leaf[e]))
+            idx = idx[self.obj_ok[self.field_object[idx], e]]
+            idx = idx[(self.veto[idx] < 0) | (self.veto[idx] == entity)]
+            parts.append((idx, np.full(len(idx), STRUCTURE, dtype=np.float32)))
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows = np.concatenate([r for r, _ in parts])
+        strength = np.concatenate([x for _, x in parts])
+        order = np.lexsort((-strength, rows))  # by row, the strongest first: keep the first of each row
+        rows, strength = rows[order], strength[order]
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+        return rows[first], strength[first]
 
 
 def _api_context(api: ApiSpec, vocabulary: set[str]) -> list[tuple[str, float]]:
@@ -747,6 +807,26 @@ class _Prepared:
     field_is_id: np.ndarray  # the field's name ends in id/key/uuid
     param_is_id: np.ndarray
     param_required: np.ndarray
+    row_tool: np.ndarray = dc_field(init=False)  # tool code of each row's API
+    row_start: np.ndarray = dc_field(init=False)  # rows of API a: row_start[a] to row_start[a + 1]
+    bad_rows: np.ndarray = dc_field(init=False)  # rows that may never be a source
+    ok_rows: int = dc_field(init=False)
+    ok_rows_of_api: np.ndarray = dc_field(init=False)
+    ok_rows_of_tool: np.ndarray = dc_field(init=False)
+    target_order: np.ndarray = dc_field(init=False)  # position of each target in (API id, parameter name) order
+
+    def __post_init__(self) -> None:
+        n_apis = len(self.apis)
+        assert not np.any(np.diff(self.source_api) < 0), "rows come grouped by API (_collect_fields: API by API)"
+        self.row_tool = self.api_tool[self.source_api]
+        self.row_start = np.searchsorted(self.source_api, np.arange(n_apis + 1))
+        self.bad_rows = np.flatnonzero(~self.row_ok)
+        self.ok_rows = int(self.row_ok.sum())
+        self.ok_rows_of_api = np.bincount(self.source_api[self.row_ok], minlength=n_apis)
+        self.ok_rows_of_tool = np.bincount(self.row_tool[self.row_ok], minlength=int(self.api_tool.max()) + 1)
+        keys = [(self.apis[bi].id, p.name) for bi, p, _ in self.targets]
+        position = {key: i for i, key in enumerate(sorted(set(keys)))}
+        self.target_order = np.array([position[key] for key in keys], dtype=np.int64)
 
     @property
     def api_level(self) -> bool:
@@ -755,13 +835,17 @@ class _Prepared:
 
 @dataclass
 class _Block:
+    """The rule's verdict on some target columns: the kept pairs (before top-k) as arrays, and the dense cosine."""
+
     cols: np.ndarray  # target indices of this block
-    valid: np.ndarray  # (rows, block): A != B and not dropped by a heuristic
-    cosine: np.ndarray
-    rank: np.ndarray  # the rule's score, -inf where the pair can never be kept (wrong type, invalid)
-    keep: np.ndarray  # what the rule keeps, before top-k
-    how: np.ndarray  # 1 = evidence, 2 = cosine fallback, 0 = plain cosine rule
-    evidence: np.ndarray | None  # default: name/structure evidence (0 where none)
+    cosine_matrix: np.ndarray  # (rows, block): the cosine of every row with every column
+    rows: np.ndarray  # the pairs the rule keeps, before top-k: row ...
+    cidx: np.ndarray  # ... and position in cols
+    cosine: np.ndarray  # per kept pair
+    evidence: np.ndarray  # per kept pair: default's name/structure evidence (0 where none)
+    how: np.ndarray  # per kept pair: 1 = evidence, 2 = cosine fallback, 0 = plain cosine rule
+    rank: np.ndarray  # per kept pair: the rule's ranking score (what top-k compares)
+    col_evidence: np.ndarray  # per column: some valid, type-compatible field has evidence (no cosine fallback then)
 
 
 def _resolve(
@@ -831,64 +915,174 @@ def _row_order(apis: Sequence[ApiSpec], fields: list[_Field], api_level: bool) -
 
 
 def _blocks(prep: _Prepared, block_size: int | None, stats: CandidateStats | None = None) -> Iterator[_Block]:
-    """Score the targets ``block_size`` columns at a time: (rows x block) matrices, never a loop over pairs."""
-    cfg, n_targets = prep.cfg, len(prep.targets)
+    """Score the targets ``block_size`` columns at a time: one (rows x block) product each, never a loop over pairs."""
+    for cols in _block_columns(prep, block_size):
+        yield _score_block(prep, cols, stats)
+
+
+def _block_columns(prep: _Prepared, block_size: int | None) -> Iterator[np.ndarray]:
+    """The target columns of each block (by default about 2**24 cosines a block)."""
+    n_targets = len(prep.targets)
     if block_size is None:
         block_size = max(1, min(n_targets, (1 << 24) // max(1, len(prep.rows_vecs))))
     for start in range(0, n_targets, block_size):
-        cols = np.arange(start, min(start + block_size, n_targets))
-        cosine = prep.rows_vecs @ prep.param_vecs[cols].T
-        valid = (prep.source_api[:, None] != prep.param_api[None, cols]) & prep.row_ok[:, None]
-        if cfg.no_cross_tool_id:
-            other_tool = prep.api_tool[prep.source_api][:, None] != prep.api_tool[prep.param_api[cols]][None, :]
-            drop = valid & other_tool & prep.cross_tool_id[None, cols]
-            if stats is not None:
-                stats.dropped_cross_tool_id += int(drop.sum())
-            valid &= ~drop
-        if cfg.type_filter and not prep.api_level:
-            fits = prep.fits_table[prep.fk_index[:, None], prep.pk_index[None, cols]]
-        else:
-            fits = np.ones_like(valid)
-        if prep.evidence is None:
-            above = valid & (cosine > cfg.threshold)
-            keep = above & fits
-            rank = np.where(valid & fits, cosine, -np.inf)
-            how = np.zeros(keep.shape, dtype=np.int8)
-            ev = None
-            if stats is not None:
-                stats.kept_by_threshold += int(above.sum())
-        else:
-            ev = prep.evidence.block(cols.tolist())
-            cos01 = np.clip(cosine, 0.0, 1.0)
-            any_evidence = valid & fits & (ev >= cfg.threshold)
-            strong = any_evidence & (ev >= cfg.strong_evidence)
-            weak = any_evidence & ~strong  # a one-word name, a mention in a description: the best few only
-            weak_rank = np.where(weak, ev + 0.05 * cos01, -np.inf)
-            by_evidence = strong | _top_k_mask(weak_rank, cfg.weak_top_k, prep.row_order)
-            # parameters with no evidence at all fall back to their best few fields by cosine; ids only feed ids
-            no_evidence = ~any_evidence.any(axis=0)
-            if cfg.similarity_required_only:
-                no_evidence &= prep.param_required[cols]
-            same_idness = prep.field_is_id[:, None] == prep.param_is_id[None, cols]
-            claim = prep.evidence.claim[:, None]  # a value known to be another entity's id fills nothing else
-            unclaimed = (claim < 0) | (claim == prep.evidence.param_entity[None, cols])
-            sim_ok = valid & fits & same_idness & unclaimed & (cosine >= cfg.similarity_floor) & no_evidence[None, :]
-            by_similarity = _top_k_mask(np.where(sim_ok, cosine, -np.inf), cfg.similarity_top_k, prep.row_order)
-            keep = by_evidence | by_similarity
-            how = np.where(by_evidence, 1, np.where(by_similarity, 2, 0)).astype(np.int8)
-            # evidence decides (the cosine orders fields inside one evidence level); cosine alone ranks the rest
-            # and a required input (you cannot call B without it) outranks an optional filter at equal evidence
-            need = np.where(prep.param_required[cols], REQUIRED_BONUS, 0.0)[None, :]
-            rank = np.where(valid & fits, np.where(ev > 0, 1.0 + ev + need + 0.05 * cos01, cos01), -np.inf)
-            if stats is not None:
-                above = (ev >= cfg.threshold) | (cosine >= cfg.similarity_floor)
-                stats.kept_by_threshold += int((valid & above).sum())
-                stats.kept_by_evidence += int(by_evidence.sum())
-                stats.kept_by_similarity += int((by_similarity & ~by_evidence).sum())
+        yield np.arange(start, min(start + block_size, n_targets))
+
+
+def _valid(prep: _Prepared, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A != B, the row may be a source, and no heuristic drops the pair (broadcasts: pairs or a row x column grid)."""
+    ok = prep.row_ok[rows] & (prep.source_api[rows] != prep.param_api[cols])
+    if prep.cfg.no_cross_tool_id:
+        ok &= ~(prep.cross_tool_id[cols] & (prep.row_tool[rows] != prep.api_tool[prep.param_api[cols]]))
+    return ok
+
+
+def _fits(prep: _Prepared, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The type filter on pairs (broadcasts like `_valid`); API-level rows have no type."""
+    if not prep.cfg.type_filter or prep.api_level:
+        return np.ones(np.broadcast_shapes(np.shape(rows), np.shape(cols)), dtype=bool)
+    return prep.fits_table[prep.fk_index[rows], prep.pk_index[cols]]
+
+
+def _score_block(prep: _Prepared, cols: np.ndarray, stats: CandidateStats | None = None) -> _Block:
+    """The rule on target columns ``cols`` against every row. Every decision is per column, so any split agrees.
+
+    The product is dense (it is the FLOPs); everything after it touches only the pairs that can matter: those above
+    a cosine bar (one comparison pass) or with evidence (`_Evidence.pairs`), filtered with gathers.
+    """
+    cfg = prep.cfg
+    cosine = prep.rows_vecs @ prep.param_vecs[cols].T
+    if stats is not None:
+        _count_pairs(prep, cols, stats)
+    if prep.evidence is None:
+        rows, cidx = np.nonzero(cosine > cfg.threshold)
+        valid = _valid(prep, rows, cols[cidx])
+        rows, cidx = rows[valid], cidx[valid]
         if stats is not None:
-            stats.pairs_considered += int(valid.sum())
-            stats.kept_by_type += int(keep.sum())
-        yield _Block(cols=cols, valid=valid, cosine=cosine, rank=rank, keep=keep, how=how, evidence=ev)
+            stats.kept_by_threshold += len(rows)
+        keep = _fits(prep, rows, cols[cidx])
+        rows, cidx = rows[keep], cidx[keep]
+        cos = cosine[rows, cidx]
+        block = _Block(cols=cols, cosine_matrix=cosine, rows=rows, cidx=cidx, cosine=cos,
+                       evidence=np.zeros(len(rows), dtype=np.float32), how=np.zeros(len(rows), dtype=np.int8),
+                       rank=cos, col_evidence=np.zeros(len(cols), dtype=bool))  # fmt: skip
+    else:
+        block = _score_evidence_block(prep, cols, cosine, stats)
+    if stats is not None:
+        stats.kept_by_type += len(block.rows)
+    return block
+
+
+def _score_evidence_block(
+    prep: _Prepared, cols: np.ndarray, cosine: np.ndarray, stats: CandidateStats | None
+) -> _Block:
+    """The default rule: evidence decides; a required parameter with none falls back to its best fields by cosine."""
+    cfg, evidence = prep.cfg, prep.evidence
+    assert evidence is not None
+    er, ec, ev = evidence.pairs(cols)
+    valid = _valid(prep, er, cols[ec])
+    usable = valid & _fits(prep, er, cols[ec])
+    ecos = cosine[er, ec]
+    cos01 = np.clip(ecos, 0.0, 1.0)
+    any_evidence = usable & (ev >= cfg.threshold)
+    col_evidence = np.zeros(len(cols), dtype=bool)
+    col_evidence[ec[any_evidence]] = True
+    strong = any_evidence & (ev >= cfg.strong_evidence)
+    weak = np.flatnonzero(any_evidence & ~strong)  # a one-word name, a mention in a description: the best few only
+    weak_rank = ev[weak] + 0.05 * cos01[weak]
+    by_evidence = strong
+    by_evidence[weak[_top_k_pairs(ec[weak], er[weak], weak_rank, cfg.weak_top_k, prep.row_order)]] = True
+    # parameters with no evidence at all fall back to their best few fields by cosine; ids only feed ids
+    above = cosine >= cfg.similarity_floor
+    no_evidence = ~col_evidence
+    if cfg.similarity_required_only:
+        no_evidence &= prep.param_required[cols]
+    fallback = np.flatnonzero(no_evidence)
+    fr = fc = np.zeros(0, dtype=np.int64)
+    if len(fallback) and cfg.similarity_top_k > 0:
+        fr, fpos = np.nonzero(above[:, fallback])
+        fc = fallback[fpos]
+        pc = cols[fc]
+        claim = evidence.claim[fr]  # a value known to be another entity's id fills nothing else
+        ok = _valid(prep, fr, pc) & _fits(prep, fr, pc) & (prep.field_is_id[fr] == prep.param_is_id[pc])
+        ok &= (claim < 0) | (claim == evidence.param_entity[pc])
+        fr, fc = fr[ok], fc[ok]
+        chosen = _top_k_pairs(fc, fr, cosine[fr, fc], cfg.similarity_top_k, prep.row_order)
+        fr, fc = fr[chosen], fc[chosen]
+    if stats is not None:  # pairs with evidence or a cosine above the fallback bar, A != B
+        stats.kept_by_threshold += _count_valid(prep, above, cols)
+        stats.kept_by_threshold += int(np.count_nonzero(valid & (ev >= cfg.threshold) & ~above[er, ec]))
+        stats.kept_by_evidence += int(np.count_nonzero(by_evidence))
+        stats.kept_by_similarity += len(fr)
+    # the evidence of fallback pairs (below the threshold, maybe not 0): look it up among the evidence pairs
+    n_rows = cosine.shape[0]
+    keys = ec * n_rows + er  # ascending: pairs come by position, then row
+    at = np.searchsorted(keys, fc * n_rows + fr)
+    at_ok = at < len(keys)
+    f_ev = np.zeros(len(fr), dtype=np.float32)
+    hit = at_ok & (keys[np.where(at_ok, at, 0)] == fc * n_rows + fr) if len(keys) else np.zeros(len(fr), dtype=bool)
+    f_ev[hit] = ev[at[hit]]
+    rows = np.concatenate([er[by_evidence], fr])
+    cidx = np.concatenate([ec[by_evidence], fc])
+    pair_ev = np.concatenate([ev[by_evidence], f_ev])
+    cos = cosine[rows, cidx]
+    how = np.concatenate([np.ones(int(by_evidence.sum()), dtype=np.int8), np.full(len(fr), 2, dtype=np.int8)])
+    return _Block(cols=cols, cosine_matrix=cosine, rows=rows, cidx=cidx, cosine=cos, evidence=pair_ev, how=how,
+                  rank=_evidence_rank(prep, cols[cidx], pair_ev, cos), col_evidence=col_evidence)  # fmt: skip
+
+
+def _evidence_rank(prep: _Prepared, cols: np.ndarray, ev: np.ndarray, cos: np.ndarray) -> np.ndarray:
+    """The default rule's ranking (broadcasts): evidence decides (the cosine orders fields inside one evidence
+    level), cosine alone ranks the rest, and a required input (you cannot call B without it) outranks an optional
+    filter at equal evidence."""
+    cos01 = np.clip(cos, 0.0, 1.0)
+    need = np.where(prep.param_required[cols], REQUIRED_BONUS, 0.0)
+    return np.where(ev > 0, 1.0 + ev + need + 0.05 * cos01, cos01)
+
+
+def _count_pairs(prep: _Prepared, cols: np.ndarray, stats: CandidateStats) -> None:
+    """``pairs_considered`` and ``dropped_cross_tool_id`` for these columns, counted from row totals (no pairs)."""
+    b = prep.param_api[cols]
+    possible = prep.ok_rows - prep.ok_rows_of_api[b]  # rows that may be a source, less B's own
+    if prep.cfg.no_cross_tool_id:
+        tool = prep.api_tool[b]
+        dropped = np.where(prep.cross_tool_id[cols], prep.ok_rows - prep.ok_rows_of_tool[tool], 0)
+        stats.dropped_cross_tool_id += int(dropped.sum())
+        possible = possible - dropped
+    stats.pairs_considered += int(possible.sum())
+
+
+def _count_valid(prep: _Prepared, mask: np.ndarray, cols: np.ndarray) -> int:
+    """``(mask & valid).sum()`` for a (rows x cols) mask, without a dense valid matrix: all, less the invalid rows."""
+    total = int(np.count_nonzero(mask)) - int(np.count_nonzero(mask[prep.bad_rows]))
+    b = prep.param_api[cols]
+    lo, hi = prep.row_start[b], prep.row_start[b + 1]  # B's own rows (rows come grouped by API)
+    lengths = hi - lo
+    own = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(lo, lengths)
+    at = np.repeat(np.arange(len(cols)), lengths)
+    total -= int(np.count_nonzero(mask[own, at] & prep.row_ok[own]))
+    if prep.cfg.no_cross_tool_id:
+        dropped = np.flatnonzero(prep.cross_tool_id[cols])
+        if len(dropped):
+            other = (prep.row_tool[:, None] != prep.api_tool[b[dropped]][None, :]) & prep.row_ok[:, None]
+            total -= int(np.count_nonzero(mask[:, dropped] & other))
+    return total
+
+
+def _top_k_pairs(cols: np.ndarray, rows: np.ndarray, scores: np.ndarray, k: int, row_order: np.ndarray) -> np.ndarray:
+    """Per column, True for the ``k`` best-scored of the given pairs; ties go to the row first in ``row_order``.
+
+    One lexsort by (column, score, row order) over the pairs, so the cost follows the pairs, not rows x columns.
+    """
+    chosen = np.zeros(len(cols), dtype=bool)
+    if k <= 0 or not len(cols):
+        return chosen
+    order = np.lexsort((row_order[rows], -scores, cols))
+    sorted_cols = cols[order]
+    starts = np.flatnonzero(np.r_[True, sorted_cols[1:] != sorted_cols[:-1]])  # first entry of each column's run
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    chosen[order[rank < k]] = True
+    return chosen
 
 
 def find_candidates(
@@ -905,7 +1099,8 @@ def find_candidates(
     """Candidate edges, sorted by (target API, parameter, -score), with per-filter counts.
 
     ``preset`` names the rule (`preset_config`); ``threshold``, ``top_k`` (None keeps all) and any other
-    `CandidateConfig` field given as a keyword override it; ``config`` replaces it whole.
+    `CandidateConfig` field given as a keyword override it; ``config`` replaces it whole. Kept pairs stay arrays
+    until the end; only they become `DependencyEdge` objects.
     """
     cfg = _resolve(preset, config, threshold, top_k, overrides)
     started = time.perf_counter()
@@ -914,16 +1109,12 @@ def find_candidates(
     if prep is None:
         stats.seconds = time.perf_counter() - started
         return [], stats
-    edges: list[DependencyEdge] = []
+    parts = []
     for block in _blocks(prep, block_size, stats):
-        keep = block.keep
-        if cfg.top_k is not None:
-            keep = _top_k_mask(np.where(keep, block.rank, -np.inf), cfg.top_k, prep.row_order)
-        rows, cidx = np.nonzero(keep)
-        evidence = block.evidence[rows, cidx] if block.evidence is not None else np.zeros(len(rows))
-        edges.extend(_make_edges(prep, rows, block.cols[cidx], evidence, block.cosine[rows, cidx],
-                                 block.how[rows, cidx]))  # fmt: skip
-    edges.sort(key=lambda e: (e.target_api, e.target_param, -e.score, e.source_api, e.source_path))
+        kept = _kept(prep, block)
+        parts.append((block.rows[kept], block.cols[block.cidx[kept]], block.evidence[kept], block.cosine[kept],
+                      block.how[kept]))  # fmt: skip
+    edges = _make_edges(prep, *(np.concatenate([p[i] for p in parts]) for i in range(5)))
     stats.kept_by_top_k = len(edges)
     stats.seconds = time.perf_counter() - started
     log.info(
@@ -946,7 +1137,8 @@ def api_pair_scores(
     """``scores[a, b]``: how strongly the rule ranks "B takes something from A" (its best pair), -inf for never.
 
     The ranking behind the rule's decisions with every cut removed, so rules can be compared at equal budget
-    (keep the best x% of API pairs). Same blocked computation as `find_candidates`.
+    (keep the best x% of API pairs). Same blocked products as `find_candidates`, ranked densely (for documents of
+    hundreds of APIs: the benchmarks that compare rules).
     """
     cfg = _resolve(preset, config, None, _UNSET, overrides)
     n = len(apis)
@@ -955,91 +1147,331 @@ def api_pair_scores(
     if prep is None:
         return out
     for block in _blocks(prep, block_size):
+        cols, cosine = block.cols, block.cosine_matrix
+        grid = (np.arange(cosine.shape[0])[:, None], cols[None, :])
+        usable = _valid(prep, *grid) & _fits(prep, *grid)
+        if prep.evidence is None:
+            rank = np.where(usable, cosine, -np.inf)
+        else:
+            ev = np.zeros(cosine.shape, dtype=np.float32)
+            er, ec, strength = prep.evidence.pairs(cols)
+            ev[er, ec] = strength
+            rank = np.where(usable, _evidence_rank(prep, cols[None, :], ev, cosine), -np.inf)
         # best row per (source API, target column), then per (source API, target API)
-        per_api = np.full((n, len(block.cols)), -np.inf)
-        np.maximum.at(per_api, prep.source_api, block.rank)
-        target_api = prep.param_api[block.cols]
+        per_api = np.full((n, len(cols)), -np.inf)
+        np.maximum.at(per_api, prep.source_api, rank)
+        target_api = prep.param_api[cols]
         for b in np.unique(target_api):
             out[:, b] = np.maximum(out[:, b], per_api[:, target_api == b].max(axis=1))
     np.fill_diagonal(out, -np.inf)
     return out
 
 
-def _top_k_mask(scores: np.ndarray, k: int, row_order: np.ndarray) -> np.ndarray:
-    """Per column, True for the ``k`` best finite scores; ties go to the row first in ``row_order``.
+def _kept(prep: _Prepared, block: _Block) -> np.ndarray:
+    """Indices of the block's kept pairs that survive the ``top_k`` cap (by the rule's rank)."""
+    if prep.cfg.top_k is None:
+        return np.arange(len(block.rows))
+    return np.flatnonzero(_top_k_pairs(block.cidx, block.rows, block.rank, prep.cfg.top_k, prep.row_order))
 
-    Only the finite entries are sorted (one lexsort by column, score, row order), so a sparse mask costs little.
+
+class PairExplanation(BaseModel):
+    """The rule's verdict on one (output field of A, parameter of B) pair, with the deciding reason in words.
+
+    One per pair the rule considered, plus one per parameter of B that is not a target at all (``source_path`` None,
+    ``excluded`` set, ``cosine`` 0: never compared). ``kept`` is True exactly for the pairs `find_candidates` returns.
+    ``paper`` compares A's whole output (one row per API): ``source_path`` is the field an edge would bind.
     """
-    mask = np.zeros(scores.shape, dtype=bool)
-    finite = np.isfinite(scores)
-    if k <= 0 or not finite.any():
-        return mask
-    if k >= scores.shape[0] or int(finite.sum(axis=0).max()) <= k:
-        return finite
-    rows, cols = np.nonzero(finite)
-    order = np.lexsort((row_order[rows], -scores[rows, cols], cols))
-    rows, cols = rows[order], cols[order]
-    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])  # first entry of each column's run
-    rank = np.arange(cols.size) - np.repeat(starts, np.diff(np.r_[starts, cols.size]))
-    chosen = rank < k
-    mask[rows[chosen], cols[chosen]] = True
-    return mask
+
+    model_config = ConfigDict(frozen=True)
+
+    source_api: str
+    target_api: str
+    source_path: str | None = Field(description="A's output field; None for a parameter of B that is not a target")
+    target_param: str
+    target_location: str
+    field_kind: str | None = Field(description="The field's kind (`field_kind`); None when there is no field")
+    param_kind: str = Field(description="`param_kind` of the parameter")
+    excluded: str | None = Field(None, description="Why the parameter is never a target (`target_exclusion`)")
+    type_fits: bool = Field(description="The field's kind can fill the parameter's (`field_fits_param`)")
+    cosine: float = Field(description="Cosine of the two texts the preset compares (0: never compared)")
+    evidence: float = Field(0.0, description="default: name/structure evidence, 0 if none")
+    rule: str = Field(
+        description="The route the pair is judged by: 'evidence' (strong), 'weak evidence', 'similarity fallback' "
+        "(default, no evidence), 'similarity' (the cosine threshold of paper/similarity), or where it stopped: "
+        "'not a target', 'not a source', 'cross-tool id', 'type filter'"
+    )
+    score: float = Field(description="The score that route compares (the edge's score when kept)")
+    threshold: float = Field(description="The bar that route sets (strong evidence, threshold or cosine floor)")
+    kept: bool
+    why: str = Field(description="The deciding reason, one sentence")
+
+
+def explain_pair(
+    apis: Sequence[ApiSpec],
+    embedder: TextEmbedder,
+    source_api: str,
+    target_api: str,
+    *,
+    preset: str = "default",
+    threshold: float | None = None,
+    top_k: int | None = None,
+    no_cross_tool_id: bool = False,
+    **overrides: Any,
+) -> list[PairExplanation]:
+    """Why `find_candidates` keeps or drops each (field of ``source_api``, parameter of ``target_api``) pair.
+
+    Runs the same rule on the whole API set (IDF, structure evidence, top-k and fallbacks are decided against every
+    other API), then reads off the two APIs' pairs: for debugging a missing or surprising edge. Same arguments as
+    `find_candidates` (``top_k`` None keeps all, as `build_graph`).
+    """
+    index = {a.id: i for i, a in enumerate(apis)}
+    for role, api_id in (("source_api", source_api), ("target_api", target_api)):
+        if api_id not in index:
+            near = sorted(i for i in index if api_id.lower() in i.lower())[:5]
+            hint = f" (similar ids: {', '.join(near)})" if near else ""
+            raise ValueError(f"explain_pair: {role} {api_id!r} is not among the {len(apis)} APIs given{hint}")
+    if source_api == target_api:
+        raise ValueError(f"explain_pair: source_api and target_api are both {source_api!r}; edges join two APIs")
+    ai, bi = index[source_api], index[target_api]
+    overrides = {**overrides, "no_cross_tool_id": no_cross_tool_id} if no_cross_tool_id else overrides
+    cfg = _resolve(preset, None, threshold, top_k, dict(overrides))
+    prep = _prepare(apis, embedder, cfg, CandidateStats())
+    b_api = apis[bi]
+    out: list[PairExplanation] = []
+    cols = np.flatnonzero(prep.param_api == bi) if prep is not None else np.zeros(0, dtype=np.int64)
+    targeted = {id(prep.targets[c][1]) for c in cols.tolist()} if prep is not None else set()
+    for p in b_api.params:  # parameters that are never a target: one line each
+        if id(p) in targeted:
+            continue
+        why = target_exclusion(p) if cfg.exclude_targets else None
+        reason = {"enum": "an enum is a choice the user states", "boolean": "a boolean is a choice the user states",
+                  "pagination": "a pagination knob is never worth a dependency"}.get(why or "", "it is not a target")
+        out.append(PairExplanation(
+            source_api=source_api, target_api=target_api, source_path=None, target_param=p.name,
+            target_location=p.location, field_kind=None, param_kind=param_kind(p), excluded=why or "not a target",
+            type_fits=False, cosine=0.0, rule="not a target", score=0.0, threshold=cfg.threshold, kept=False,
+            why=f"not kept: {p.name} is never the target of an edge ({reason})",
+        ))  # fmt: skip
+    if prep is None or not len(cols):
+        return out
+    own_fields = [fi for fi, f in enumerate(prep.fields) if f.api == ai]
+    wanted = set(cols.tolist())
+    for block_cols in _block_columns(prep, None):  # the very blocks find_candidates scores: the same cosines
+        if not wanted.intersection(block_cols.tolist()):
+            continue
+        block = _score_block(prep, block_cols)
+        pairs = list(zip(block.rows.tolist(), block.cidx.tolist()))
+        rule_keeps = set(pairs)
+        kept = {pairs[i] for i in _kept(prep, block).tolist()}
+        evidence: dict[tuple[int, int], float] = {}
+        if prep.evidence is not None:
+            er, ec, strength = prep.evidence.pairs(block_cols)
+            evidence = dict(zip(zip(er.tolist(), ec.tolist()), strength.tolist()))
+        for ci, c in enumerate(block_cols.tolist()):
+            if c in wanted:
+                out.extend(_explain_one(prep, block, r, ci, c, (r, ci) in kept, (r, ci) in rule_keeps,
+                                        evidence.get((r, ci), 0.0), own_fields)
+                           for r in range(prep.row_start[ai], prep.row_start[ai + 1]))  # fmt: skip
+    return out
+
+
+def _explain_one(
+    prep: _Prepared, block: _Block, r: int, ci: int, c: int, kept: bool, rule_keeps: bool, ev: float,
+    own_fields: list[int],
+) -> PairExplanation:
+    cfg, (bi, param, pkind) = prep.cfg, prep.targets[c]
+    ai = int(prep.source_api[r])
+    if prep.api_level:
+        path, fkind = _bound_field(prep, own_fields, c)
+    else:
+        path, fkind = prep.fields[r].field.path, prep.fields[r].kind
+    cos = float(block.cosine_matrix[r, ci])
+    fits = field_fits_param(fkind, pkind)
+    other_tool = prep.api_tool[ai] != prep.api_tool[bi]
+    evidence_route = prep.evidence is not None and ev >= cfg.threshold
+    cos01 = max(0.0, min(1.0, cos))
+    if evidence_route:
+        strong = ev >= cfg.strong_evidence
+        rule, bar = ("evidence", cfg.strong_evidence) if strong else ("weak evidence", cfg.threshold)
+        score = ev + 0.05 * cos01
+    elif prep.evidence is not None:
+        rule, score, bar = "similarity fallback", cos, cfg.similarity_floor
+    else:
+        rule, score, bar = "similarity", cos, cfg.threshold
+    top_k_note = f"below the top-{cfg.top_k} for this parameter"
+    if not prep.row_ok[r]:
+        counter = _normalise_name(prep.fields[r].leaf) in PAGINATION_FIELD_NAMES
+        what = "counts or pages results" if counter else f"only repeats {prep.apis[ai].id}'s own path input"
+        rule, why = "not a source", f"not kept: {path} {what}, so it is never a source"
+    elif cfg.no_cross_tool_id and other_tool and prep.cross_tool_id[c]:
+        rule = "cross-tool id"
+        why = f"not kept: {param.name} mentions an id and the APIs are different tools (no_cross_tool_id)"
+    elif cfg.type_filter and not prep.api_level and not fits:
+        rule, why = "type filter", f"not kept: {_a(fkind)} field cannot fill {_a(pkind)} parameter"
+    elif kept:
+        if rule == "evidence":
+            why = f"kept: strong name/structure evidence {ev:.2f} >= {cfg.strong_evidence}"
+        elif rule == "weak evidence":
+            why = f"kept: weak evidence {ev:.2f} >= {cfg.threshold}, among the best {cfg.weak_top_k} for this parameter"
+        elif rule == "similarity fallback":
+            why = (f"kept: no field has name/structure evidence for {param.name}; cosine {cos:.3f} >= "
+                   f"{cfg.similarity_floor}, among the best {cfg.similarity_top_k}")  # fmt: skip
+        else:
+            why = f"kept: cosine {cos:.3f} > {cfg.threshold}"
+    elif rule_keeps:
+        why = f"not kept: {top_k_note}"
+    elif rule == "similarity":
+        why = f"not kept: cosine {cos:.3f} <= {cfg.threshold}"
+    elif rule == "evidence":  # strong evidence is always kept unless top_k cut it
+        why = f"not kept: {top_k_note}"
+    elif rule == "weak evidence":
+        why = f"not kept: weak evidence {ev:.2f}, below the best {cfg.weak_top_k} for this parameter"
+    else:
+        ev_text = f"evidence {ev:.2f} < {cfg.threshold}" if ev > 0 else "no name/structure evidence"
+        claim = int(prep.evidence.claim[r])
+        if block.col_evidence[ci]:
+            why = f"not kept: {ev_text}, and other fields have evidence for {param.name} (so no cosine fallback)"
+        elif cfg.similarity_required_only and not prep.param_required[c]:
+            why = f"not kept: {ev_text}, and an optional parameter gets no cosine fallback"
+        elif cos < cfg.similarity_floor:
+            why = f"not kept: cosine {cos:.3f} < {cfg.similarity_floor} and {ev_text}"
+        elif prep.field_is_id[r] != prep.param_is_id[c]:
+            why = f"not kept: {ev_text}, and the cosine fallback only lets ids feed ids (and non-ids non-ids)"
+        elif claim >= 0 and claim != prep.evidence.param_entity[c]:
+            why = f"not kept: {ev_text}, and the field is known to hold ids of another entity"
+        else:
+            why = f"not kept: {ev_text}; cosine {cos:.3f} is below the best {cfg.similarity_top_k} for this parameter"
+    return PairExplanation(
+        source_api=prep.apis[ai].id, target_api=prep.apis[bi].id, source_path=path, target_param=param.name,
+        target_location=param.location, field_kind=fkind, param_kind=pkind, excluded=None, type_fits=fits,
+        cosine=round(cos, 6), evidence=round(ev, 6), rule=rule, score=round(float(score), 6), threshold=bar,
+        kept=kept, why=why,
+    )  # fmt: skip
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _make_edges(
     prep: _Prepared, rows: np.ndarray, cols: np.ndarray, evidence: np.ndarray, cosines: np.ndarray, hows: np.ndarray
 ) -> list[DependencyEdge]:
+    """`DependencyEdge` objects for the kept pairs, in the output order, built without per-edge validation.
+
+    The order and scores are computed on arrays first. The one loop left builds each object the way
+    `BaseModel.model_construct` does (values already of the declared types, every field present), inlined: at
+    millions of edges, validation or model_construct's own per-call work is most of the stage. The fields-set is
+    shared (pydantic copies it whenever a copy could change it), and so are the frozen not-run verdicts. The cyclic
+    GC is paused meanwhile: millions of new containers otherwise trigger full collections that cost more than the
+    objects.
+    """
     apis, fields, targets, cfg = prep.apis, prep.fields, prep.targets, prep.cfg
-    field_slices: dict[int, list[int]] = {}
-    if prep.api_level:  # the fields of each API, to name the one an API-level edge binds
+    cos64 = cosines.astype(np.float64)
+    if prep.api_level:
+        score = cos64
+    else:
+        score = np.where(hows == 1, evidence.astype(np.float64) + 0.05 * np.clip(cos64, 0.0, 1.0), cos64)
+    scores = _round6(score)
+    order = np.lexsort((cols, rows, prep.row_order[rows], -scores, prep.target_order[cols]))
+    api_ids = [a.id for a in apis]
+    target_info = [(api_ids[bi], p.name, p.location, kind) for bi, p, kind in targets]
+    suffixes: dict[tuple[str, str, bool], str] = {}
+    evidence_texts: dict[float, str] = {}
+    not_run = StageResult()  # frozen, so every edge can share the not-yet-run verdicts
+    verdicts: dict[str, StageResult] = {}  # candidate verdicts by reason (the reason names the code)
+    edge_set, stage_set = _EDGE_FIELDS_SET, _STAGE_FIELDS_SET
+    new, set_attr = object.__new__, object.__setattr__
+    edge_cls, stage_cls = DependencyEdge, StageResult
+    if prep.api_level:
+        field_slices: dict[int, list[int]] = {}  # the fields of each API, to name the one an API-level edge binds
         for fi, f in enumerate(fields):
             field_slices.setdefault(f.api, []).append(fi)
+    else:
+        row_info = [(f.api, f.field.path, f.kind, f.from_example) for f in fields]
+    api_level = prep.api_level
     edges: list[DependencyEdge] = []
-    for r, c, ev, cos, how in zip(rows.tolist(), cols.tolist(), evidence.tolist(), cosines.tolist(), hows.tolist()):
-        bi, param, pkind = targets[c]
-        from_example = False
-        if prep.api_level:
-            ai, score = r, cos
-            own = field_slices.get(ai, [])
-            if own:
-                sims = prep.field_vecs[own] @ prep.param_vecs[c]
-                fits = prep.fits_table[prep.fk_index[own], prep.pk_index[c]]
-                best = own[int(np.argmax(np.where(fits, sims, sims - 2.0)))]  # a type-compatible field first
-                source_path, fkind = fields[best].field.path, fields[best].kind
+    append = edges.append
+    chunks = (order[start : start + 65536] for start in range(0, len(order), 65536))  # bounded Python lists
+    values = ((rows[i].tolist(), cols[i].tolist(), cosines[i].tolist(), hows[i].tolist(), evidence[i].tolist(),
+               scores[i].tolist()) for i in chunks)  # fmt: skip
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r, c, cos, how, ev, sc in itertools.chain.from_iterable(zip(*chunk) for chunk in values):
+            target_api, param_name, location, pkind = target_info[c]
+            if api_level:
+                ai = r
+                source_path, fkind = _bound_field(prep, field_slices.get(ai, []), c)
+                code, reason = "similar", f"API-level cosine {cos:.3f} > {cfg.threshold}; binds {source_path}"
             else:
-                source_path, fkind = "$", "object"
-            code, reason = "similar", f"API-level cosine {cos:.3f} > {cfg.threshold}; binds {source_path}"
-        else:
-            f = fields[r]
-            ai, source_path, fkind, from_example = f.api, f.field.path, f.kind, f.from_example
-            if how == 1:
-                score = ev + 0.05 * max(0.0, min(1.0, cos))  # evidence, the cosine as a tie-break: [threshold, 1.05]
-                code = "evidence"
-                reason = f"evidence {ev:.2f} ({_EVIDENCE_KINDS.get(round(ev, 2), 'names')}); cosine {cos:.3f}"
-            elif how == 2:
-                score = cos
-                code = "similar"
-                reason = f"no evidence for any field; cosine {cos:.3f} >= {cfg.similarity_floor}, among the best"
-            else:
-                score = cos
-                code, reason = "similar", f"cosine {cos:.3f} > {cfg.threshold}"
-            reason += f"; {fkind} field fits {pkind} parameter"
-            if from_example:
-                reason += " (field seen only in a response example)"
-        edges.append(
-            DependencyEdge(
-                source_api=apis[ai].id,
-                source_path=source_path,
-                target_api=apis[bi].id,
-                target_param=param.name,
-                target_location=param.location,
-                score=round(float(score), 6),
-                source_type=fkind,
-                target_type=pkind,
-                candidate=StageResult(status="passed", code=code, reason=reason),
-            )
-        )
+                ai, source_path, fkind, from_example = row_info[r]
+                if how == 1:
+                    head = evidence_texts.get(ev)
+                    if head is None:
+                        kind = _EVIDENCE_KINDS.get(round(ev, 2), "names")
+                        head = evidence_texts[ev] = f"evidence {ev:.2f} ({kind}); cosine "
+                    code, reason = "evidence", f"{head}{cos:.3f}"
+                elif how == 2:
+                    code = "similar"
+                    reason = f"no evidence for any field; cosine {cos:.3f} >= {cfg.similarity_floor}, among the best"
+                else:
+                    code, reason = "similar", f"cosine {cos:.3f} > {cfg.threshold}"
+                suffix = suffixes.get((fkind, pkind, from_example))
+                if suffix is None:
+                    suffix = suffixes[(fkind, pkind, from_example)] = f"; {fkind} field fits {pkind} parameter" + (
+                        " (field seen only in a response example)" if from_example else "")  # fmt: skip
+                reason = reason + suffix
+            candidate = verdicts.get(reason)  # frozen and equal for equal reasons (a cosine has 3 decimals): shared
+            if candidate is None:
+                candidate = verdicts[reason] = new(stage_cls)
+                set_attr(candidate, "__dict__", {"status": "passed", "code": code, "reason": reason, "details": {}})
+                set_attr(candidate, "__pydantic_fields_set__", stage_set)
+                set_attr(candidate, "__pydantic_extra__", None)
+                set_attr(candidate, "__pydantic_private__", None)
+            edge = new(edge_cls)
+            set_attr(edge, "__dict__", {
+                "source_api": api_ids[ai], "source_path": source_path, "target_api": target_api,
+                "target_param": param_name, "target_location": location, "score": sc, "source_type": fkind,
+                "target_type": pkind, "reason": "", "candidate": candidate, "llm_check": not_run,
+                "execution_check": not_run,
+            })  # fmt: skip
+            set_attr(edge, "__pydantic_fields_set__", edge_set)
+            set_attr(edge, "__pydantic_extra__", None)
+            set_attr(edge, "__pydantic_private__", None)
+            append(edge)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return edges
+
+
+def _round6(values: np.ndarray) -> np.ndarray:
+    """``[round(x, 6) for x in values]`` (Python's correctly rounded decimal rounding), vectorised.
+
+    ``np.round`` scales by 10**6 first, which can land on the wrong side of a half; those few values (the scaled
+    value within a hair of ``.5``) are rounded by Python instead, so every result is exactly Python's.
+    """
+    out = np.round(values, 6)
+    scaled = values * 1e6
+    doubtful = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    out[doubtful] = [round(x, 6) for x in values[doubtful].tolist()]
+    return out
+
+
+# the fields a validated construction marks as set (the others keep their defaults)
+_EDGE_FIELDS_SET = {"source_api", "source_path", "target_api", "target_param", "target_location", "score",
+                    "source_type", "target_type", "candidate"}  # fmt: skip
+_STAGE_FIELDS_SET = {"status", "code", "reason"}
+
+
+def _bound_field(prep: _Prepared, own: list[int], c: int) -> tuple[str, str]:
+    """API-level rows: (path, kind) of the field of A that an edge into target ``c`` binds (``own``: A's fields)."""
+    if not own:
+        return "$", "object"
+    sims = prep.field_vecs[own] @ prep.param_vecs[c]
+    fits = prep.fits_table[prep.fk_index[own], prep.pk_index[c]]
+    best = own[int(np.argmax(np.where(fits, sims, sims - 2.0)))]  # a type-compatible field first
+    return prep.fields[best].field.path, prep.fields[best].kind
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

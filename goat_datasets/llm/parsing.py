@@ -16,7 +16,9 @@ from typing import Any, Iterator
 
 from goat_datasets.jsonpath import json_type
 
-__all__ = ["ParseFailure", "extract_json", "extract_arguments", "extract_tool_calls", "validate_arguments"]
+__all__ = [
+    "ParseFailure", "extract_json", "extract_json_object", "extract_arguments", "extract_tool_calls", "validate_arguments"
+]  # fmt: skip
 
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
@@ -64,6 +66,17 @@ def extract_json(text: str) -> Any:
     raise ParseFailure(f"no JSON value found in the output: {_clip(cleaned)}")
 
 
+
+def extract_json_object(text: str, what: str) -> dict[str, Any]:
+    """The JSON object in ``text`` (`extract_json`; a one-element list around it, as small models write, is
+    unwrapped). Raises `ParseFailure` naming ``what`` was expected ("of arguments") and what came instead."""
+    value = extract_json(text)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, dict):
+        raise ParseFailure(f"expected a JSON object {what}, got {json_type(value)}: {_clip(json.dumps(value))}")
+    return value
+
 def extract_tool_calls(text: str) -> list[dict[str, Any]]:
     """Every ``{"name", "arguments"}`` call in ``text`` (Qwen/Hermes ``<tool_call>`` tags, else fences or bare JSON).
 
@@ -96,13 +109,9 @@ def extract_arguments(text: str, schema: dict[str, Any], *, coerce: bool = True)
     the retry prompt can say so. The reason is empty on success.
     """
     try:
-        value = extract_json(text)
+        value = extract_json_object(text, "of arguments")
     except ParseFailure as exc:
         return None, exc.reason
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if not isinstance(value, dict):
-        return None, f"expected a JSON object of arguments, got {json_type(value)}: {_clip(json.dumps(value))}"
     candidates = _unwrappings(value, schema)
     if coerce:
         candidates = [_coerce_scalars(c, schema) for c in candidates]
