@@ -1,4 +1,6 @@
-"""The SFT-traces pipeline: sampled chains -> executed calls -> query + final answer -> SFT rows.
+"""The SFT-traces pipeline: sampled chains -> executed calls -> sub-instructions, query, final answer -> judge ->
+SFT rows; then, over the whole build, near-duplicate queries and queries that overlap a benchmark are removed
+(`filter_rows`: cheap, so it runs on every build, also when the generated rows are reused).
 
 The graph and the chains are computed by the core library before the pipeline (they are cheap and deterministic);
 the pipeline holds the expensive, resumable part: API calls and LLM calls. Its cache lives in the build directory,
@@ -27,7 +29,7 @@ warnings.filterwarnings("ignore", message=r"The 'default' attribute with value N
 from distilabel.pipeline import Pipeline  # noqa: E402
 from distilabel.steps import LoadDataFromDicts  # noqa: E402
 
-from goat_builders.steps.traces import ExecuteChains, FormatSFT, WriteQueryAndAnswer  # noqa: E402
+from goat_builders.steps.traces import ExecuteChains, FormatSFT, JudgeTraces, WriteQueryAndAnswer  # noqa: E402
 
 
 def build_pipeline(
@@ -40,8 +42,13 @@ def build_pipeline(
     system_prompt: str | None = None,
     batch_size: int = 8,
     fingerprint: str = "",
+    judge: bool = True,
+    parallel_calls: bool = True,
 ) -> Pipeline:
+    """``judge``: add the LLM judge step (GOAT's filter) between the answer and the formatting; ``parallel_calls``:
+    independent calls share one assistant turn (`goat_datasets.formats.sft.build_messages`)."""
     rows = [{"chain_id": c["id"], "chain": json.dumps(c, sort_keys=True)} for c in chains]
+    total = len(rows)
     with Pipeline(name=f"goat-sft-{name}", cache_dir=str(build_dir / "distilabel")) as pipeline:
         load = LoadDataFromDicts(name="load_chains", data=rows, batch_size=batch_size)
         execute = ExecuteChains(
@@ -51,14 +58,29 @@ def build_pipeline(
             sources=sources,
             fingerprint=fingerprint,
             input_batch_size=batch_size,
+            total=total,
         )
         write = WriteQueryAndAnswer(
-            name="write_query_and_answer", build_dir=str(build_dir), llm_config=llm_config, input_batch_size=batch_size
+            name="write_query_and_answer",
+            build_dir=str(build_dir),
+            llm_config=llm_config,
+            input_batch_size=batch_size,
+            total=total,
         )
         fmt = FormatSFT(
-            name="format_sft", build_dir=str(build_dir), system_prompt=system_prompt, input_batch_size=batch_size
+            name="format_sft",
+            build_dir=str(build_dir),
+            system_prompt=system_prompt,
+            parallel_calls=parallel_calls,
+            input_batch_size=batch_size,
         )
-        load >> execute >> write >> fmt
+        if judge:
+            check = JudgeTraces(
+                name="judge", build_dir=str(build_dir), llm_config=llm_config, input_batch_size=batch_size, total=total
+            )
+            load >> execute >> write >> check >> fmt
+        else:
+            load >> execute >> write >> fmt
     return pipeline
 
 
@@ -113,3 +135,77 @@ def run_pipeline(pipeline: Pipeline, *, use_cache: bool = False, quiet: bool = T
     if len(rows) != expected:
         raise PipelineIncomplete(f"the pipeline returned {len(rows)} rows for {expected} chains (stopped early?)")
     return rows
+
+
+def _reject(row: dict[str, Any], stage: str, reason: str) -> None:
+    row.update(status="rejected", stage=stage, reason=reason)
+
+
+def filter_rows(
+    rows: list[dict[str, Any]],
+    *,
+    dedup_threshold: float | None = 0.8,
+    dedup_ngram: int = 2,
+    references: list[Any] | None = None,
+    contamination_ngram: int = 8,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Copies of ``rows`` with near-duplicate queries (stage ``duplicate``) and queries sharing a word n-gram with a
+    benchmark item (stage ``contaminated``) rejected, and the number of each.
+
+    Only rows still "ok" take part, in chain-id order: the first of a group of near-duplicates is kept, whatever
+    order the pipeline returned the rows in. Deduplication comes first, so the counts follow the card's order.
+    """
+    from goat_datasets.formats.dedup import NgramIndex, find_near_duplicates
+
+    out = [dict(r) for r in rows]
+    counts = {"duplicate": 0, "contaminated": 0}
+    live = sorted((r for r in out if r["status"] == "ok"), key=lambda r: r["chain_id"])
+    if dedup_threshold is not None and live:
+        for dup in find_near_duplicates([r["query"] for r in live], threshold=dedup_threshold, ngram=dedup_ngram):
+            kept = live[dup.kept_index]
+            _reject(
+                live[dup.index], "duplicate",
+                f"near-duplicate of {kept['chain_id']} (Jaccard {dup.similarity:.2f} over word {dedup_ngram}-grams >= "
+                f"{dedup_threshold}): {kept['query']!r}",
+            )  # fmt: skip
+            counts["duplicate"] += 1
+        live = [r for r in live if r["status"] == "ok"]
+    if references and live:
+        for hit in NgramIndex(references, contamination_ngram).find([r["query"] for r in live]):
+            _reject(
+                live[hit.index], "contaminated",
+                f"shares the {contamination_ngram}-word n-gram {hit.ngram!r} with {hit.source} item {hit.item_id}",
+            )  # fmt: skip
+            counts["contaminated"] += 1
+    return out, counts
+
+
+def apply_filters(rows: list[dict[str, Any]], recipe: Any, log: Any = print) -> list[dict[str, Any]]:
+    """`filter_rows` with the recipe's ``filters`` settings and benchmarks (read each time: a benchmark file that
+    changed is honoured without regenerating anything)."""
+    from goat_datasets.formats.dedup import load_reference_items
+
+    f = recipe.filters
+    references = []
+    for bench in f.decontaminate_against:
+        items = load_reference_items(
+            path=recipe.resolve_path(bench.path) if bench.path else None,
+            dataset=bench.dataset,
+            config=bench.config,
+            split=bench.split,
+            column=bench.column,
+            id_column=bench.id_column,
+            label=bench.label(),
+        )
+        log(f"decontamination: {len(items)} texts from {bench.label()}")
+        references += items
+    out, counts = filter_rows(
+        rows,
+        dedup_threshold=f.dedup_threshold,
+        dedup_ngram=f.dedup_ngram,
+        references=references,
+        contamination_ngram=f.contamination_ngram,
+    )
+    if f.dedup_threshold is not None or references:
+        log(f"filters: {counts['duplicate']} near-duplicate and {counts['contaminated']} contaminated queries removed")
+    return out

@@ -1,8 +1,11 @@
 """A fast, deterministic OpenAI-compatible LLM server for tests and benchmarks (``POST /v1/chat/completions``).
 
 It recognises the builder's prompt kinds by their wording (`prompt_kind`) and answers each plausibly: argument JSON
-built from the parameters' example values, or a sentence naming the prompt. Tests that need other answers pass
-``respond`` (prompt -> text). Real HTTP, real client code; only the model is replaced.
+built from the parameters' example values, sub-instructions rewritten from the steps the prompt lists, a judge
+verdict, or a sentence naming the prompt. The judge keeps every item unless its prompt contains `JUDGE_NO` (it then
+says no) or `JUDGE_GARBAGE` (it then answers without a verdict), so a test can force either through the text of a
+query. Tests that need other answers pass ``respond`` (prompt -> text). Real HTTP, real client code; only the model
+is replaced.
 """
 
 from __future__ import annotations
@@ -13,17 +16,25 @@ import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
 _KEYS_LINE = re.compile(r"keys are exactly: (\[.*\])\.?\s*$", re.M)
 _PARAM_LINE = re.compile(r"^- `(?P<name>[^`]+)` \((?P<type>\w+)(?:, one of (?P<enum>\[.*?\]))?\):.*?(?: Example values: (?P<examples>\[.*\])\.)?$", re.M)  # fmt: skip
+_STEP_LINE = re.compile(r"^Step \d+: (.*)$", re.M)
 _DEFAULTS = {"string": "x", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
+JUDGE_NO = "[judge:no]"
+JUDGE_GARBAGE = "[judge:garbage]"
 
 
 def prompt_kind(prompt: str) -> str:
     if "keys are exactly:" in prompt:
         return "arguments"
+    if prompt.startswith("Write one sub-instruction per step"):
+        return "sub_instructions"
+    if prompt.startswith("You are checking one example"):
+        return "judge"
     if prompt.startswith("User request:"):
         return "answer"
     return "query"
@@ -46,9 +57,20 @@ def fake_completion(prompt: str) -> str:
             else:
                 args[key] = _DEFAULTS.get(m["type"] if m else "string", "x")
         return json.dumps(args)
+    if kind == "sub_instructions":  # each listed step as a sentence: given values kept, found ones described
+        steps = [m.group(1) for m in _STEP_LINE.finditer(prompt)]
+        rewrite = [s.replace(". Given: ", " with ").replace(". Found: ", ", using ").rstrip(".") for s in steps]
+        return json.dumps(rewrite)
+    if kind == "judge":
+        if JUDGE_GARBAGE in prompt:
+            return "Hard to say, it depends."
+        if JUDGE_NO in prompt:
+            return '{"keep": false, "reason": "the request does not say which item to start from"}'
+        return '```json\n{"keep": true, "reason": "every step follows from the request"}\n```'
     if kind == "answer":
         return f"Here is what I found for you (answer {digest})."
-    return f"Can you look this up for me (request {digest})?"
+    other = hashlib.sha256(digest.encode()).hexdigest()  # queries of different prompts share few word pairs
+    return f"Can you look this up for me: {digest} {other[:6]} {other[6:12]} {other[12:18]}?"
 
 
 class FakeLLM:
@@ -121,3 +143,28 @@ class FakeLLM:
         finally:
             server.shutdown()
             server.server_close()
+
+
+@dataclass
+class Gen:
+    """A generation as the builder's clients return it (text, token counts, an error instead of text)."""
+
+    text: str
+    prompt_tokens: int = 10
+    completion_tokens: int = 5
+    seconds: float = 0.1
+    error: str | None = None
+
+
+class ScriptedLLM:
+    """An in-process client answering ``answers`` in order (a string, or a `Gen` to script errors and counts);
+    ``prompts`` records the last message of every request."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.prompts = []
+
+    def generate(self, messages, max_new_tokens=None):
+        self.prompts.append(messages[-1]["content"])
+        answer = self.answers.pop(0)
+        return answer if isinstance(answer, Gen) else Gen(answer)

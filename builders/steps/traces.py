@@ -3,6 +3,9 @@
 Rows carry ``status`` ("ok" or "rejected") with ``stage`` and ``reason``: a failed call never becomes an empty row,
 and rejected rows flow to the end of the pipeline so they can be published in the ``rejected`` config.
 
+Progress: a step given ``total`` (the rows it will see) logs after each batch how far it is, its rate and the time
+left ("execute_chains: 16/48 chains (33%), 2.1 s/chain, ~1m07s left, 3 rejected"), measured in its own process.
+
 Resuming: the steps answer API calls from ``calls.sqlite`` and LLM calls from ``llm.sqlite`` in the build directory,
 so a build killed in the middle of a batch redoes no call that already succeeded, and each batch is logged (step
 logger and ``build_log.jsonl``) with its live and cached calls.
@@ -16,6 +19,7 @@ directory; the per-step hashes are what keeps distilabel's cache honest inside o
 
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,11 +30,19 @@ from pydantic import Field, PrivateAttr
 
 from goat_builders.prompting import template_hash
 from goat_builders.steps.context import CALLS_CACHE_FILE, append_build_log, code_hash, load_apis, make_cached_llm
-from goat_builders.traces import LLMUsage, execute_chain, write_final_answer, write_query
+from goat_builders.traces import (
+    LLMUsage,
+    execute_chain,
+    judge_item,
+    merge_usage,
+    write_final_answer,
+    write_query,
+    write_sub_instructions,
+)
 from goat_datasets.cache.store import ResponseCache
 from goat_datasets.execution.replay import CachingExecutor
 from goat_datasets.execution.router import make_router
-from goat_datasets.formats.sft import build_messages
+from goat_datasets.formats.sft import build_messages, with_chain_dependencies
 
 # The code a step's output depends on: its hash is a step attribute, so distilabel's signature follows code edits.
 STEP_CODE_MODULES = ("goat_builders.traces", __name__, "goat_datasets.formats.sft")
@@ -41,20 +53,40 @@ def _code_hash() -> str:
 
 
 def _merge_usage(row: dict[str, Any], usage: LLMUsage) -> None:
-    prev = json.loads(row.get("usage") or "{}")
-    merged = usage.as_dict()
-    for k, v in prev.items():
-        merged[k] = merged.get(k, 0) + v
-    row["usage"] = json.dumps(merged)
+    row["usage"] = json.dumps(merge_usage(json.loads(row.get("usage") or "{}"), usage.as_dict()))
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``1m07s``, ``2h05m``: short enough for a progress line."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def progress_line(step: str, done: int, total: int, elapsed_s: float, rejected: int, what: str = "rows") -> str:
+    """``"execute_chains: 16/48 chains (33%), 2.1 s/chain, ~1m07s left, 3 rejected"``; without a known total,
+    just the count and the rate."""
+    unit = what[:-1] if what.endswith("s") else what
+    rate = elapsed_s / done if done else 0.0
+    if total > 0:
+        head = f"{step}: {done}/{total} {what} ({100 * done // total}%), {rate:.1f} s/{unit}"
+        left = f"~{format_duration(rate * (total - done))} left" if done < total else "done"
+        return f"{head}, {left}, {rejected} rejected"
+    return f"{step}: {done} {what}, {rate:.1f} s/{unit}, {rejected} rejected"
 
 
 class _BuildStep(Step):
     build_dir: str
     llm_config: dict[str, Any] = Field(default_factory=dict)
     concurrency: RuntimeParameter[int] = Field(default=4, description="rows processed at once in a batch")
+    total: int = Field(default=0, description="rows this step will see, for its progress lines (0: unknown)")
     code_hash: str = Field(default_factory=_code_hash)
 
     _apis: dict = PrivateAttr(default_factory=dict)
+    _progress: dict = PrivateAttr(default_factory=dict)  # started (monotonic s), done, rejected: across batches
     _llm: Any = PrivateAttr(default=None)
     _calls: Any = PrivateAttr(default=None)  # the CachingExecutor of steps that call APIs
 
@@ -82,17 +114,29 @@ class _BuildStep(Step):
         }
 
     def _record_batch(self, rows: list[dict[str, Any]], before: dict[str, int], what: str = "rows") -> None:
-        """Logs the batch's calls (step logger) and appends them to ``build_log.jsonl``."""
+        """Logs the step's progress and the batch's calls (step logger) and appends them to ``build_log.jsonl``."""
         now = self._call_counts()
         delta = {k: now[k] - before.get(k, 0) for k in now}
         ok = sum(r.get("status") == "ok" for r in rows)
+        progress = self._progress
+        progress["done"] = progress.get("done", 0) + len(rows)
+        progress["rejected"] = progress.get("rejected", 0) + len(rows) - ok
+        elapsed = time.monotonic() - progress.get("started", time.monotonic())
         api = f"API calls: {delta['api_live']} live, {delta['api_cached']} cached; " if self._calls is not None else ""
         self._logger.info(
-            f"{self.name}: {len(rows)} {what} ({ok} ok, {len(rows) - ok} rejected), {api}"
-            f"LLM calls: {delta['llm_live']} live, {delta['llm_cached']} cached"
+            progress_line(self.name, progress["done"], self.total, elapsed, progress["rejected"], what)
+            + f"; {api}LLM calls: {delta['llm_live']} live, {delta['llm_cached']} cached"
             + (f" ({delta['llm_failed']} failed)" if delta["llm_failed"] else "")
         )
-        append_build_log(self.build_dir, {"step": self.name, "rows": len(rows), "ok": ok, **delta})
+        append_build_log(
+            self.build_dir,
+            {"step": self.name, "rows": len(rows), "ok": ok, "done": progress["done"], "total": self.total, **delta},
+        )
+
+    def _start_batch(self) -> dict[str, int]:
+        """The call counts before a batch; the first batch starts the step's clock."""
+        self._progress.setdefault("started", time.monotonic())
+        return self._call_counts()
 
     def _map(self, fn, rows: list[dict[str, Any]]) -> None:
         workers = max(1, min(int(self.concurrency or 1), len(rows)))
@@ -145,16 +189,21 @@ class ExecuteChains(_BuildStep):
         _merge_usage(row, run.usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
-        before = self._call_counts()
+        before = self._start_batch()
         self._map(self._one, inputs)
         self._record_batch(inputs, before, "chains")
         yield inputs
 
 
 class WriteQueryAndAnswer(_BuildStep):
-    """From the real results, write the goal-oriented user query and then the final answer."""
+    """From the real results: one sub-instruction per call, the user query merged from them, then the final answer.
 
-    template_hash: str = Field(default_factory=lambda: template_hash("user_query", "final_answer"))
+    The three are one step because each needs the one before, row by row; ``sub_instructions`` is a JSON list.
+    """
+
+    template_hash: str = Field(
+        default_factory=lambda: template_hash("sub_instructions", "user_query", "final_answer")
+    )
 
     @property
     def inputs(self) -> list[str]:
@@ -162,29 +211,73 @@ class WriteQueryAndAnswer(_BuildStep):
 
     @property
     def outputs(self) -> list[str]:
-        return ["query", "final_answer", "status", "stage", "reason", "usage"]
+        return ["sub_instructions", "query", "final_answer", "status", "stage", "reason", "usage"]
 
     def _one(self, row: dict[str, Any]) -> None:
-        row.setdefault("query", "")
-        row.setdefault("final_answer", "")
+        row.update(sub_instructions="[]", query="", final_answer="")
         if row["status"] != "ok":
-            row["query"], row["final_answer"] = "", ""
             return
         calls = json.loads(row["calls"])
         usage = LLMUsage()
-        query, reason = write_query(calls, self._apis, self._llm, usage)
-        if query is None:
-            row.update(status="rejected", stage="query", reason=reason, query="", final_answer="")
-        else:
-            answer, reason = write_final_answer(query, calls, self._llm, usage)
+        try:
+            instructions, reason = write_sub_instructions(calls, self._apis, self._llm, usage)
+            if instructions is None:
+                row.update(status="rejected", stage="sub_instructions", reason=reason)
+                return
+            row["sub_instructions"] = json.dumps(instructions, ensure_ascii=False)
+            query, reason = write_query(instructions, calls, self._llm, usage)
+            if query is None:
+                row.update(status="rejected", stage="query", reason=reason)
+                return
             row["query"] = query
+            answer, reason = write_final_answer(query, calls, self._llm, usage)
             row["final_answer"] = answer or ""
             if answer is None:
                 row.update(status="rejected", stage="answer", reason=reason)
-        _merge_usage(row, usage)
+        finally:
+            _merge_usage(row, usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
-        before = self._call_counts()
+        before = self._start_batch()
+        self._map(self._one, inputs)
+        self._record_batch(inputs, before)
+        yield inputs
+
+
+class JudgeTraces(_BuildStep):
+    """GOAT's filter: an LLM judge keeps an item only if every sub-instruction follows from the query and the answer
+    fits the query. A "no" and a verdict that cannot be read are both rejections (stage "judge") with the reason."""
+
+    template_hash: str = Field(default_factory=lambda: template_hash("judge"))
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["calls", "sub_instructions", "query", "final_answer", "status"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["judge_reason", "status", "stage", "reason", "usage"]
+
+    def _one(self, row: dict[str, Any]) -> None:
+        row["judge_reason"] = ""
+        if row["status"] != "ok":
+            return
+        usage = LLMUsage()
+        verdict, reason = judge_item(
+            row["query"], json.loads(row["sub_instructions"]), row["final_answer"], json.loads(row["calls"]),
+            self._llm, usage,
+        )  # fmt: skip
+        _merge_usage(row, usage)
+        if verdict is None:
+            row.update(status="rejected", stage="judge", reason=reason)
+        elif not verdict.keep:
+            row.update(status="rejected", stage="judge", reason=f"the judge said no: {verdict.reason or '(no reason)'}")
+            row["judge_reason"] = verdict.reason
+        else:
+            row["judge_reason"] = verdict.reason
+
+    def process(self, inputs: StepInput):  # type: ignore[override]
+        before = self._start_batch()
         self._map(self._one, inputs)
         self._record_batch(inputs, before)
         yield inputs
@@ -196,17 +289,18 @@ class FormatSFT(Step):
 
     build_dir: str
     system_prompt: str | None = None
+    parallel_calls: bool = True  # independent calls share one assistant turn (False: one call per turn, Llama 3.1)
     code_hash: str = Field(default_factory=_code_hash)
 
     _apis: dict = PrivateAttr(default_factory=dict)
 
     @property
     def inputs(self) -> list[str]:
-        return ["calls", "query", "final_answer", "status"]
+        return ["calls", "query", "final_answer", "status"]  # and "chain" when present: its steps' depends_on
 
     @property
     def outputs(self) -> list[str]:
-        return ["messages", "tools", "api_ids"]
+        return ["messages", "tools", "api_ids", "status", "stage", "reason"]
 
     def load(self) -> None:
         super().load()
@@ -215,6 +309,8 @@ class FormatSFT(Step):
     def process(self, inputs: StepInput):  # type: ignore[override]
         for row in inputs:
             calls = json.loads(row["calls"])
+            if row.get("chain"):
+                calls = with_chain_dependencies(calls, json.loads(row["chain"]).get("steps", []))
             row["api_ids"] = [c["api_id"] for c in calls]
             if row["status"] != "ok":
                 row["messages"], row["tools"] = None, None
@@ -222,7 +318,12 @@ class FormatSFT(Step):
             tools = sorted({self._apis[c["api_id"]].tool for c in calls})
             offered = [a for a in self._apis.values() if a.tool in tools]
             row["tools"] = json.dumps([a.tool_schema() for a in offered], ensure_ascii=False)
-            row["messages"] = json.dumps(
-                build_messages(row["query"], calls, row["final_answer"], self.system_prompt), ensure_ascii=False
-            )
+            try:
+                messages = build_messages(
+                    row["query"], calls, row["final_answer"], self.system_prompt, parallel_calls=self.parallel_calls
+                )
+            except ValueError as exc:  # inconsistent dependencies: recorded, not published
+                row.update(status="rejected", stage="format", reason=str(exc), messages=None, tools=None)
+                continue
+            row["messages"] = json.dumps(messages, ensure_ascii=False)
         yield inputs
