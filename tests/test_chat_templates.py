@@ -105,30 +105,13 @@ def test_llama_takes_one_call_per_turn_and_the_check_names_the_rows_it_cannot_ta
     ]
 
 
-def _converted_default_tokenizer_dir():
-    """The embedded model's converted copy if a build already made it (load_tokenizer would assemble the 1 GB GGUF
-    and hash it first)."""
-    from goat_datasets.llm.models import get_model, models_cache_dir
-
-    model = get_model("default")
-    for d in sorted(models_cache_dir().glob(f"{model.name}-{model.sha256[:12]}/transformers-*")):
-        try:
-            marker = json.loads((d / "goat-converted-from.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if marker.get("gguf_sha256") == model.sha256 and (d / "tokenizer_config.json").is_file():
-            return d
-    return None
-
-
+@pytest.mark.slow
 def test_the_embedded_models_own_tokenizer_renders_parallel_turns():
-    converted = _converted_default_tokenizer_dir()
-    if converted is None:
-        pytest.skip("no converted copy of the default model under $GOAT_CACHE_DIR/models (made by the first build); "
-                    "loading its tokenizer otherwise means assembling the 1 GB GGUF")  # fmt: skip
-    from transformers import AutoTokenizer
+    """The embedded model's own template (Qwen2.5-Coder's, from its GGUF) takes several calls in one turn. The first
+    run assembles the model file (shared with every later build); later ones read the converted copy."""
+    from goat_datasets.llm.loading import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(converted))
+    tokenizer = load_tokenizer("default")
     row = Dataset.from_list([{**_sft_columns(), **_row("p", parallel=True)}], features=SFT_FEATURES)[0]
     text = render_row(tokenizer, row)
     turn = text[text.index("<|im_start|>assistant\n<tool_call>") :].split("<|im_end|>")[0]
