@@ -25,6 +25,7 @@ from goat_datasets.sources.openapi import (
     Notes,
     Resolver,
     SkipOperation,
+    check_source,
     clean_param_schema,
     json_pointer,
     pop_description,
@@ -178,11 +179,6 @@ def parse_entries(
             SpecProblem(pointer=p.pointer, message=f"{entry.label}: {p.message}", skipped=False) for p in notes.problems
         )
     return apis, problems
-
-
-def check_source(source: Any, kind: str) -> None:
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError(f"the {kind} parser needs a non-empty source name (ids are '<source>.<name>'), got {source!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -462,6 +462,12 @@ class _Operation:
     name: str = ""
 
 
+def check_source(source: Any, kind: str) -> None:
+    """Every parser's first check: ids are ``<source>.<name>``, so a source name is required."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"the {kind} parser needs a non-empty source name (ids are '<source>.<name>'), got {source!r}")
+
+
 def sanitise_name(raw: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_]+", "_", raw)
     name = re.sub(r"_+", "_", name).strip("_")
@@ -779,10 +785,7 @@ def parse_openapi(
     doc_name: str = "<doc>",
 ) -> ParseResult:
     """Every usable operation of an OpenAPI 3.0/3.1 document, plus the problems of those that were not."""
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError(
-            f"parse_openapi needs a non-empty source name (operation ids are '<source>.<name>'), got {source!r}"
-        )
+    check_source(source, "openapi")
     check_openapi_version(doc, doc_name)
     parser = _OpenApiParser(doc, source, doc_name)
     problems: list[SpecProblem] = []

@@ -19,7 +19,14 @@ from urllib.parse import urlparse
 
 from goat_datasets.sources.functions import document_error
 from goat_datasets.sources.loading import ParseResult, SpecProblem, is_url, register_source_kind
-from goat_datasets.sources.openapi import HTTP_METHODS, Resolver, SkipOperation, json_pointer, parse_openapi
+from goat_datasets.sources.openapi import (
+    HTTP_METHODS,
+    Resolver,
+    SkipOperation,
+    check_source,
+    json_pointer,
+    parse_openapi,
+)
 
 # Swagger 2 parameter fields that are JSON Schema keywords (they move under the OpenAPI 3 ``schema``).
 _SCHEMA_FIELDS = ("type", "format", "items", "default", "maximum", "exclusiveMaximum", "minimum",
@@ -269,6 +276,7 @@ def parse_swagger2(
     doc_name: str = "<doc>",
 ) -> ParseResult:
     """Every usable operation of a Swagger 2.0 document, plus the problems of those that were not."""
+    check_source(source, "swagger2")
     check_swagger_version(document, doc_name)
     if "paths" in document and not isinstance(document["paths"], dict):
         raise document_error(doc_name, "/paths", f"'paths' must be an object, got {type(document['paths']).__name__}")
