@@ -324,9 +324,7 @@ def make_argument_proposer(llm: Any, usage: Any, *, max_requests_per_set: int = 
     the same answer back from the generation cache). An API with nothing open gets one empty set, without an LLM
     call. ``usage`` (`goat_builders.traces.LLMUsage`) counts the calls as ``rl_arguments``."""
     from goat_builders.prompting import render
-    from goat_builders.traces import _arguments_schema, _param_view, problems_of
-    from goat_datasets.execution.validate import validate_arguments
-    from goat_datasets.llm.parsing import extract_arguments
+    from goat_builders.traces import _arguments_schema, _param_view, read_llm_arguments
 
     def propose(api: ApiSpec, fixed: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
         params = [p for p in api.params if p.required and p.name not in fixed]
@@ -345,14 +343,9 @@ def make_argument_proposer(llm: Any, usage: Any, *, max_requests_per_set: int = 
             usage.add(generation, "rl_arguments")
             if getattr(generation, "error", None):
                 continue
-            arguments, reason = extract_arguments(generation.text, schema)
+            arguments, reason = read_llm_arguments(api, generation.text, schema, dict(fixed), wanted)
             if arguments is None:
                 note = reason
-                continue
-            arguments = {k: v for k, v in arguments.items() if k in wanted}
-            problems = problems_of(validate_arguments(api, {**fixed, **arguments}), wanted)
-            if problems:
-                note = "the arguments do not match the schema: " + "; ".join(problems)
                 continue
             if canonical_key(arguments) in {canonical_key(f) for f in found}:
                 break

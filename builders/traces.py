@@ -151,8 +151,6 @@ def fill_arguments_with_llm(
     *,
     attempts: int = 3,
 ) -> tuple[dict[str, Any] | None, str]:
-    from goat_datasets.llm.parsing import extract_arguments
-
     schema = _arguments_schema(params)
     prev_view = [
         {"name": c.name, "arguments": c.arguments, "response_text": response_text(c.response)} for c in previous
@@ -172,19 +170,32 @@ def fill_arguments_with_llm(
         if getattr(gen, "error", None):
             error = f"LLM call failed: {gen.error}"
             continue
-        wanted = {p.name for p in params}
-        args, reason = extract_arguments(gen.text, schema)
-        if args is None:
-            error = reason
-            continue
-        args = {k: v for k, v in args.items() if k in wanted}
-        # The rules a call is checked by before it goes out (formats such as date, text-typed path/query values):
-        # stricter than the prompt's schema check, and the model can still fix its own values on a retry.
-        problems = problems_of(validate_arguments(api, {**fixed, **args}), wanted)
-        if not problems:
+        args, error = read_llm_arguments(api, gen.text, schema, fixed, {p.name for p in params})
+        if args is not None:
             return args, ""
-        error = "the arguments do not match the schema: " + "; ".join(problems)
     return None, f"arguments for {api.name} not valid after {attempts} attempts: {error}"
+
+
+def read_llm_arguments(
+    api: ApiSpec, text: str, schema: dict[str, Any], fixed: dict[str, Any], wanted: set[str]
+) -> tuple[dict[str, Any] | None, str]:
+    """The LLM's values for the ``wanted`` parameters of ``api`` (``schema``: `_arguments_schema` of them), or
+    ``(None, reason)`` to send back on a retry.
+
+    Parsed leniently, restricted to ``wanted``, then checked by the rules a call is checked by before it goes out
+    (formats such as date, text-typed path/query values) together with the ``fixed`` values: stricter than the
+    prompt's schema check, and the model can still fix its own values on a retry.
+    """
+    from goat_datasets.llm.parsing import extract_arguments
+
+    args, reason = extract_arguments(text, schema)
+    if args is None:
+        return None, reason
+    args = {k: v for k, v in args.items() if k in wanted}
+    problems = problems_of(validate_arguments(api, {**fixed, **args}), wanted)
+    if problems:
+        return None, "the arguments do not match the schema: " + "; ".join(problems)
+    return args, ""
 
 
 def problems_of(problems: Sequence[str], names: set[str] | Sequence[str]) -> list[str]:
