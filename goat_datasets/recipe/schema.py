@@ -478,9 +478,25 @@ class RlGrowth(_Strict):
     call_budget: int = Field(default=100, ge=1, description="Live calls at most (answers already cached are free).")
 
 
-class RlOutput(_Strict):
+class RlSynthesisKnobs(_Strict):
+    """The knobs of constrained synthesis (REFERENCE §2b), shared by the recipe's rl output and
+    `goat_datasets.rl.RLSynthesisSettings` (which adds the system prompt's text)."""
+
+    seed: int = Field(default=0, description="Seed of template draws, chain sampling, distractors and growth.")
+    template_choice: Literal["uniform", "frequency"] = Field(
+        default="uniform", description="uniform: every template equally often; frequency: weighted by its frequency."
+    )
+    draws: int | None = Field(default=None, ge=1, description="Templates drawn (None: as many as there are).")
+    queries_per_template: int = Field(default=1, ge=1, description="Chains (and queries) sampled per drawn template.")
+    max_retries: int = Field(default=50, ge=1, description="Sampling passes per chain before it is rejected.")
+    distractors: int = Field(default=2, ge=0, description="Tools offered besides the gold ones.")
+    min_float_decimals: int = Field(default=3, ge=0, description="Coordinates match when equal at this many decimals.")
+    query_attempts: int = Field(default=1, ge=1, description="LLM calls per chain to get a query stating every value.")
+
+
+class RlOutput(RlSynthesisKnobs):
     """Prompts with gold call chains for GRPO, sampled from a response cache along workflow templates (REFERENCE §2b).
-    The knobs below ``grow`` are those of `goat_datasets.rl.RLSynthesisSettings`, with its defaults."""
+    The synthesis knobs are `RlSynthesisKnobs`."""
 
     templates: str | None = Field(
         default=None,
@@ -493,16 +509,6 @@ class RlOutput(_Strict):
     cache_imports: list[CacheImport] = Field(default_factory=list, description="Recorded calls that seed the cache.")
     grow: RlGrowth | None = Field(default=None, description="Grow the cache by live calls first (null: do not).")
     split: str = Field(default="train", description="Split name of the rl config (and of rl_cache).")
-    seed: int = Field(default=0, description="Seed of template draws, chain sampling, distractors and growth.")
-    template_choice: Literal["uniform", "frequency"] = Field(
-        default="uniform", description="uniform: every template equally often; frequency: weighted by its frequency."
-    )
-    draws: int | None = Field(default=None, ge=1, description="Templates drawn (None: as many as there are).")
-    queries_per_template: int = Field(default=1, ge=1, description="Chains (and queries) sampled per drawn template.")
-    max_retries: int = Field(default=50, ge=1, description="Sampling passes per chain before it is rejected.")
-    distractors: int = Field(default=2, ge=0, description="Tools offered besides the gold ones.")
-    min_float_decimals: int = Field(default=3, ge=0, description="Coordinates match when equal at this many decimals.")
-    query_attempts: int = Field(default=1, ge=1, description="LLM calls per chain to get a query stating every value.")
     system_prompt: str | None = Field(
         default="default", description="System message of every prompt: 'default' (the built-in one), null, or text."
     )
@@ -517,7 +523,7 @@ class RlOutput(_Strict):
     @field_validator("split")
     @classmethod
     def _split_is_name(cls, value: str) -> str:
-        return SftOutput._split_is_name(value)
+        return _check_split(value)
 
     @model_validator(mode="after")
     def _one_template_source(self) -> "RlOutput":
@@ -539,7 +545,7 @@ class RlCacheOutput(_Strict):
     @field_validator("split")
     @classmethod
     def _split_is_name(cls, value: str) -> str:
-        return SftOutput._split_is_name(value)
+        return _check_split(value)
 
 
 class OutputsConfig(_Strict):

@@ -29,9 +29,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from goat_datasets import jsonpath
 from goat_datasets.cache.store import CacheEntry
@@ -42,6 +41,7 @@ from goat_datasets.rl.distractors import offered_tools, pick_distractors
 from goat_datasets.rl.query import QueryResult
 from goat_datasets.rl.responses import payload, response_problem
 from goat_datasets.rl.reverse_index import ReverseIndex
+from goat_datasets.recipe.schema import RlSynthesisKnobs
 from goat_datasets.rl.templates import WorkflowTemplate
 from goat_datasets.sources.models import ApiSpec
 from goat_datasets.sources.openapi import sanitise_name
@@ -61,21 +61,9 @@ __all__ = [
 ]
 
 
-class RLSynthesisSettings(BaseModel):
-    """The knobs of constrained synthesis (REFERENCE §2b)."""
+class RLSynthesisSettings(RlSynthesisKnobs):
+    """The knobs of constrained synthesis (the recipe's, `RlSynthesisKnobs`) and the prompts' system message."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = 0
-    template_choice: Literal["uniform", "frequency"] = Field(
-        "uniform", description="uniform: every template equally often; frequency: weighted by its 'frequency'"
-    )
-    draws: int | None = Field(None, ge=1, description="templates drawn (default: as many as there are templates)")
-    queries_per_template: int = Field(1, ge=1, description="chains (and so queries) sampled per drawn template")
-    max_retries: int = Field(50, ge=1, description="sampling passes per chain before it is rejected")
-    distractors: int = Field(2, ge=0, description="tools offered besides the gold ones")
-    min_float_decimals: int = Field(3, ge=0, description="coordinates match when equal at this many decimals")
-    query_attempts: int = Field(1, ge=1, description="LLM calls per chain to get a query that states every value")
     system_prompt: str | None = DEFAULT_RL_SYSTEM_PROMPT
 
 
