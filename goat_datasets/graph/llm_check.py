@@ -29,8 +29,8 @@ from typing import Any, Callable, Generic, Literal, Mapping, Sequence, TypeVar
 import networkx as nx
 from pydantic import BaseModel, Field
 
-from goat_datasets.graph.model import DependencyEdge, StageResult, set_edge
-from goat_datasets.graph.verify import DroppedEdge
+from goat_datasets.graph.model import DependencyEdge, StageResult
+from goat_datasets.graph.verify import DroppedEdge, apply_verdict
 from goat_datasets.llm.generation import Generation
 from goat_datasets.llm.parsing import ParseFailure, extract_json
 from goat_datasets.sources.models import ApiSpec
@@ -357,15 +357,9 @@ def apply_llm_check(
     stats = count_verdicts(results)
     stats.kept_skipped = keep_skipped
     for edge, verdict in zip(edges, results):
-        drop = verdict.status == "failed" or (verdict.status == "skipped" and not keep_skipped)
-        if drop:
-            stats.dropped.append(DroppedEdge(edge=edge.describe(), code=verdict.code, reason=verdict.reason))
-            graph.remove_edge(edge.source_api, edge.target_api, key=edge.key)
-            continue
-        updated = edge.with_stage(STAGE, verdict)
         if verdict.status == "passed":
-            updated = updated.model_copy(update={"reason": verdict.reason})
-        set_edge(graph, updated)
+            edge = edge.model_copy(update={"reason": verdict.reason})
+        apply_verdict(graph, edge, STAGE, verdict, stats.dropped, keep_skipped=keep_skipped)
     log.info(
         "LLM check: %d edges, %d connectable, %d not, %d unparseable, %d LLM failures",
         stats.asked, stats.connectable, stats.not_connectable, stats.unparseable, stats.llm_failures,

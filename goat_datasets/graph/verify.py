@@ -306,9 +306,24 @@ def _record(
             stats.failed += 1
         else:
             stats.skipped += 1
+    apply_verdict(graph, e, STAGE, verdict, stats.dropped, keep_skipped=keep_skipped, drop_failed=drop_failed)
+
+
+def apply_verdict(
+    graph: nx.MultiDiGraph,
+    edge: DependencyEdge,
+    stage: str,
+    verdict: StageResult,
+    dropped: list[DroppedEdge],
+    *,
+    keep_skipped: bool,
+    drop_failed: bool = True,
+) -> None:
+    """Write a stage's verdict on its edge, or remove the edge (a failure, or a skip when ``keep_skipped`` is off)
+    and list it in ``dropped``: the rule every checking stage (LLM check, execution check) applies."""
     drop = (verdict.status == "failed" and drop_failed) or (verdict.status == "skipped" and not keep_skipped)
     if drop:
-        stats.dropped.append(DroppedEdge(edge=e.describe(), code=verdict.code, reason=verdict.reason))
-        graph.remove_edge(e.source_api, e.target_api, key=e.key)
+        dropped.append(DroppedEdge(edge=edge.describe(), code=verdict.code, reason=verdict.reason))
+        graph.remove_edge(edge.source_api, edge.target_api, key=edge.key)
     else:
-        set_edge(graph, e.with_stage(STAGE, verdict))
+        set_edge(graph, edge.with_stage(stage, verdict))
