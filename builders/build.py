@@ -626,8 +626,8 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
                 chains=chains,
                 sources=exec_configs,
                 llm_config=llm_cfg,
-                system_prompt=recipe.outputs.sft.system_prompt if recipe.outputs.sft else None,
-                parallel_calls=recipe.outputs.sft.parallel_calls if recipe.outputs.sft else True,
+                system_prompt=recipe.outputs.sft.system_prompt,  # rows is None only with an sft output
+                parallel_calls=recipe.outputs.sft.parallel_calls,
                 fingerprint=fp,
                 judge=recipe.filters.judge,
             )
