@@ -6,15 +6,17 @@
 The real builder (sources, graph, sampling, the distilabel pipeline with its steps, call caches and build log) runs
 against the bundled demo API, slowed by ``--api-latency`` seconds per request, and an OpenAI-compatible LLM that
 answers every request after exactly ``--llm-latency`` seconds (tests/fake_llm.py: real HTTP, any number of requests
-in flight). Each concurrency setting runs the same sampled chains in a fresh build directory, so no call is
-answered from a cache.
+in flight). Both servers run in a process of their own, as real ones would: in the benchmark's process they would
+compete for the GIL with distilabel's main loop and answer late. Each concurrency setting runs the same sampled
+chains in a fresh build directory, so no call is answered from a cache.
 
 The ideal: each step processes ``c`` rows at once (its ``concurrency``), and distilabel runs the steps in their own
 processes, so a sample's steps overlap with other samples'. The slowest step then bounds the rate:
 ``ideal = c / max_step(per-sample seconds of that step)``, with per-sample seconds = the step's LLM calls per sample
 × LLM latency (+ API calls per sample × API latency for the step that executes calls), counted from the build's own
-records. ``ratio = measured / ideal`` (target >= 0.9); ``overhead per row`` = (wall - ideal wall) / samples, which
-includes distilabel's start-up (a few seconds per run, so larger ``--samples`` give a truer steady-state ratio).
+records (``build_log.jsonl``). ``ratio = measured / ideal`` (target >= 0.9); ``overhead per row`` = (wall - ideal
+wall) / samples, which includes the fixed cost of a run: start-up until the first batch starts (``start s``), and
+filling and draining the steps' chain of processes, so larger ``--samples`` give a truer steady-state ratio.
 Last line: ``ratio_at_<c>=R ... overhead_ms_per_row_at_<c>=O``.
 """
 
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the fake LLM server, shared with the tests
@@ -39,7 +43,7 @@ STEP_OF_KIND = {"arguments": "execute_chains", "sub_instructions": "write_query_
                 "query": "write_query_and_answer", "answer": "write_query_and_answer", "judge": "judge"}  # fmt: skip
 
 
-def slow_demo_api(latency_s: float, counter: list[int]) -> Any:
+def slow_demo_api(latency_s: float) -> Any:
     from goat_datasets.demo_api.app import create_app
 
     app = create_app(seed=0)
@@ -47,11 +51,37 @@ def slow_demo_api(latency_s: float, counter: list[int]) -> Any:
     @app.middleware("http")
     async def delay(request: Any, call_next: Any) -> Any:
         if request.url.path not in ("/health", "/openapi.json"):
-            counter[0] += 1
             await asyncio.sleep(latency_s)
         return await call_next(request)
 
     return app
+
+
+def serve_fakes(llm_latency: float, api_latency: float, urls: Any, stop: Any) -> None:
+    """Child process: the fake LLM and the slowed demo API until ``stop`` is set; their URLs go to ``urls``."""
+    from fake_llm import FakeLLM
+
+    from goat_datasets.servers import serve_in_thread
+
+    with FakeLLM(delay_s=llm_latency).serve() as llm_url:
+        with serve_in_thread(slow_demo_api(api_latency), health_path="/health") as api_url:
+            urls.put((llm_url, api_url))
+            stop.wait()
+
+
+@contextlib.contextmanager
+def fake_servers(llm_latency: float, api_latency: float) -> Iterator[tuple[str, str]]:
+    ctx = multiprocessing.get_context("spawn")
+    urls, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=serve_fakes, args=(llm_latency, api_latency, urls, stop), daemon=True)
+    proc.start()
+    try:
+        yield urls.get(timeout=120)
+    finally:
+        stop.set()
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
 
 
 def recipe_for(api_url: str, llm_url: str, samples: int, path: Path) -> Path:
@@ -65,8 +95,12 @@ def recipe_for(api_url: str, llm_url: str, samples: int, path: Path) -> Path:
     return path
 
 
-def run_once(setup: Any, chains: list[dict], llm_url: str, concurrency: int, root: Path) -> tuple[float, list[dict]]:
-    from goat_builders.sft_traces import _steps, build_pipeline, run_pipeline
+def run_once(
+    setup: Any, chains: list[dict], llm_url: str, concurrency: int, root: Path
+) -> tuple[float, list[dict], list[dict], float]:
+    """Wall seconds, rows, build log records and start time (epoch s) of one pipeline run."""
+    from goat_builders.sft_traces import build_pipeline, run_pipeline
+    from goat_builders.steps.context import read_build_log
 
     bdir = root / f"c{concurrency}"
     shutil.rmtree(bdir, ignore_errors=True)
@@ -75,14 +109,17 @@ def run_once(setup: Any, chains: list[dict], llm_url: str, concurrency: int, roo
     pipeline = build_pipeline(
         name=f"overhead-c{concurrency}", build_dir=bdir, chains=chains, sources=setup.exec_configs,
         llm_config={"base_url": llm_url, "model": "fake", "temperature": 0.0, "max_new_tokens": 256, "seed": 0},
-        fingerprint=setup.fingerprint,
+        fingerprint=setup.fingerprint, concurrency=concurrency,
     )  # fmt: skip
-    for step in _steps(pipeline):
-        if hasattr(step, "concurrency"):
-            step.concurrency = concurrency
-    started = time.perf_counter()
+    started, epoch = time.perf_counter(), time.time()
     rows = run_pipeline(pipeline)
-    return time.perf_counter() - started, rows
+    wall = time.perf_counter() - started
+    return wall, rows, read_build_log(bdir), epoch
+
+
+def start_seconds(records: list[dict], run_started: float) -> float:
+    """From the run's start to the first batch's start (the log has each batch's end time and duration)."""
+    return min(r["time"] - r["batch_s"] for r in records) - run_started
 
 
 def ideal_seconds(rows: list[dict], concurrency: int, llm_s: float, api_calls: int, api_s: float) -> float:
@@ -104,19 +141,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     args = parser.parse_args()
 
-    from fake_llm import FakeLLM
-
     from goat_builders.build import build_graph_stage, prepare_build, sample_stage
     from goat_datasets.recipe import load_recipe
-    from goat_datasets.servers import serve_in_thread
 
     tmp = Path(tempfile.mkdtemp(prefix="goat-overhead-"))
     os.environ["GOAT_CACHE_DIR"] = str(tmp / "cache")
-    api_calls = [0]
-    fake = FakeLLM(delay_s=args.llm_latency)
     results: dict[int, tuple[float, float]] = {}
     try:
-        with fake.serve() as llm_url, serve_in_thread(slow_demo_api(args.api_latency, api_calls), health_path="/health") as api:
+        with fake_servers(args.llm_latency, args.api_latency) as (llm_url, api):
             recipe = load_recipe(recipe_for(api, llm_url, args.samples, tmp / "recipe.yaml"))
             quiet = lambda *_: None  # noqa: E731
             setup = prepare_build(recipe, quiet)
@@ -124,15 +156,17 @@ def main() -> None:
             chains = sample_stage(recipe, graph, setup.apis, setup.build_dir, quiet)
             print(f"{len(chains)} sampled chains; LLM latency {args.llm_latency}s, API latency {args.api_latency}s; "
                   f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-            print(f"{'concurrency':>11} {'wall s':>8} {'samples/s':>10} {'ideal/s':>8} {'ratio':>6} {'overhead ms/row':>16}")
+            print(f"{'concurrency':>11} {'wall s':>7} {'start s':>7} {'samples/s':>9} {'ideal/s':>7} {'ratio':>5} "
+                  f"{'overhead ms/row':>15}")  # fmt: skip
             for c in args.concurrency:
-                before = api_calls[0]
-                wall, rows = run_once(setup, chains, llm_url, c, tmp / "runs")
-                ideal = ideal_seconds(rows, c, args.llm_latency, api_calls[0] - before, args.api_latency)
+                wall, rows, records, epoch = run_once(setup, chains, llm_url, c, tmp / "runs")
+                api_calls = sum(r.get("api_live", 0) for r in records)
+                ideal = ideal_seconds(rows, c, args.llm_latency, api_calls, args.api_latency)
                 rate, ideal_rate = len(rows) / wall, len(rows) / ideal
                 overhead_ms = (wall - ideal) / len(rows) * 1000
                 results[c] = (rate / ideal_rate, overhead_ms)
-                print(f"{c:>11} {wall:>8.1f} {rate:>10.2f} {ideal_rate:>8.2f} {rate / ideal_rate:>6.2f} {overhead_ms:>16.0f}")
+                print(f"{c:>11} {wall:>7.1f} {start_seconds(records, epoch):>7.2f} {rate:>9.2f} {ideal_rate:>7.2f} "
+                      f"{rate / ideal_rate:>5.2f} {overhead_ms:>15.0f}")  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(" ".join(f"ratio_at_{c}={r:.2f}" for c, (r, _) in results.items()) + " "

@@ -175,11 +175,16 @@ def build_graph_stage(
             raise RuntimeError("graph.descriptions / graph.llm_check need the LLM endpoint, which was not started")
         from goat_builders.graph_pipeline import describe_hook, llm_check_hook
 
-        hooks["describe"] = describe_hook(llm_config, build_dir, g.descriptions, attempts=g.llm_attempts, log=log)
+        concurrency = recipe.llm.concurrency
+        hooks["describe"] = describe_hook(
+            llm_config, build_dir, g.descriptions, attempts=g.llm_attempts, log=log, concurrency=concurrency,
+            batch_size=max(8, concurrency),
+        )  # fmt: skip
         if g.llm_check:
             hooks["llm_check"] = llm_check_hook(
-                llm_config, build_dir, attempts=g.llm_attempts, batch_size=g.llm_check_batch_size, log=log
-            )
+                llm_config, build_dir, attempts=g.llm_attempts, log=log, concurrency=concurrency,
+                batch_size=max(g.llm_check_batch_size, concurrency),
+            )  # fmt: skip
     with make_router(exec_configs) as router, _no_progress_bars():
         graph, stats = build_graph(
             apis,
@@ -630,6 +635,7 @@ def run_build(recipe: Recipe, log: Log = print) -> BuildResult:
                 parallel_calls=recipe.outputs.sft.parallel_calls,
                 fingerprint=fp,
                 judge=recipe.filters.judge,
+                concurrency=recipe.llm.concurrency,
             )
             rows = run_pipeline(pipeline)
             gen_seconds = time.monotonic() - t0

@@ -7,7 +7,7 @@
         graph, stats = build_graph(apis, ..., describe=describe_hook(llm_cfg, build_dir, "fill"),
                                    llm_check=llm_check_hook(llm_cfg, build_dir))
 
-Each call runs one small pipeline (``LoadDataFromDicts >> Task``; ~3 s of fixed cost) whose Task asks the one
+Each call runs one small pipeline (``LoadRows >> Task``) whose Task asks the one
 shared endpoint through `CachedEndpointLLM`, so every generation lands in ``llm.sqlite`` and a rerun makes no
 request. Like the trace pipeline, it runs without distilabel's batch cache (`goat_builders.sft_traces.run_pipeline`).
 The descriptions written are saved as ``descriptions.json`` in the build directory, for inspection.
@@ -22,16 +22,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import warnings
-
-# distilabel 1.5.3's models trip a pydantic >= 2.12 warning at import; it is about distilabel's code, not the user's.
-warnings.filterwarnings("ignore", message=r"The 'default' attribute with value None was provided to the `Field\(\)`")
-
-from distilabel.pipeline import Pipeline  # noqa: E402
-from distilabel.steps import LoadDataFromDicts  # noqa: E402
-
+from goat_builders.pipeline_base import GoatPipeline  # first: it silences a distilabel warning at import
 from goat_builders.llm_adapter import CachedEndpointLLM  # noqa: E402
 from goat_builders.sft_traces import run_pipeline  # noqa: E402
+from goat_builders.steps.load import load_rows_step  # noqa: E402
 from goat_builders.steps.graph_tasks import CheckEdges, DescribeApis, _GraphTask, answer_from_json  # noqa: E402
 from goat_datasets.graph.descriptions import (  # noqa: E402
     MAX_ITEMS_PER_REQUEST,
@@ -74,11 +68,11 @@ def _run_task(
     quiet: bool = True,
     **task_kwargs: Any,
 ) -> list[Any]:
-    """Run ``LoadDataFromDicts >> task_cls`` over ``requests``; one `Answer` per request, in order."""
+    """Run ``LoadRows >> task_cls`` over ``requests``; one `Answer` per request, in order."""
     rows = [{"index": i, "request": json.dumps(r, ensure_ascii=False, sort_keys=True)} for i, r in enumerate(requests)]
     llm = CachedEndpointLLM(llm_config=llm_config, build_dir=str(build_dir), concurrency=concurrency)
-    with Pipeline(name=f"goat-graph-{name}", cache_dir=str(Path(build_dir) / "distilabel")) as pipeline:
-        load = LoadDataFromDicts(name=f"load_{name}", data=rows, batch_size=batch_size)
+    with GoatPipeline(name=f"goat-graph-{name}", cache_dir=str(Path(build_dir) / "distilabel")) as pipeline:
+        load = load_rows_step(f"load_{name}", Path(build_dir) / "pipeline_input" / f"{name}.jsonl", rows, batch_size)
         task = task_cls(
             name=name, llm=llm, build_dir=str(build_dir), attempts=attempts, total=len(rows),
             input_batch_size=batch_size, add_raw_output=False, add_raw_input=False, **task_kwargs,

@@ -23,6 +23,7 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=False,
+        auto_reload=False,  # read once per process: a build's fingerprint holds the templates as they were at its start
     )
 
 

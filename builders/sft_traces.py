@@ -21,15 +21,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import warnings
+from goat_builders.pipeline_base import GoatPipeline  # first: it silences a distilabel warning at import
+from goat_builders.steps.load import LoadRows, load_rows_step
+from goat_builders.steps.context import SET_ASIDE_FILE, take_set_aside
+from goat_builders.steps.traces import ExecuteChains, FormatSFT, JudgeTraces, WriteQueryAndAnswer, _BuildStep
 
-# distilabel 1.5.3's models trip a pydantic >= 2.12 warning at import; it is about distilabel's code, not the user's.
-warnings.filterwarnings("ignore", message=r"The 'default' attribute with value None was provided to the `Field\(\)`")
 
-from distilabel.pipeline import Pipeline  # noqa: E402
-from distilabel.steps import LoadDataFromDicts  # noqa: E402
-
-from goat_builders.steps.traces import ExecuteChains, FormatSFT, JudgeTraces, WriteQueryAndAnswer  # noqa: E402
+def default_batch_size(concurrency: int) -> int:
+    """Rows per batch: at least 8, and at least the concurrency, so that every worker of a step has a row."""
+    return max(8, concurrency)
 
 
 def build_pipeline(
@@ -40,19 +40,26 @@ def build_pipeline(
     sources: list[dict[str, Any]],
     llm_config: dict[str, Any],
     system_prompt: str | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
+    concurrency: int = 4,
     fingerprint: str = "",
     judge: bool = True,
     parallel_calls: bool = True,
-) -> Pipeline:
-    """``judge``: add the LLM judge step (GOAT's filter) between the answer and the formatting; ``parallel_calls``:
-    independent calls share one assistant turn (`goat_datasets.formats.sft.build_messages`)."""
+) -> GoatPipeline:
+    """``concurrency``: rows each step works on at once (its requests in flight); ``batch_size``: rows per batch
+    passed between steps, by default `default_batch_size`. ``judge``: add the LLM judge step (GOAT's filter)
+    between the answer and the formatting; ``parallel_calls``: independent calls share one assistant turn
+    (`goat_datasets.formats.sft.build_messages`)."""
     rows = [{"chain_id": c["id"], "chain": json.dumps(c, sort_keys=True)} for c in chains]
     total = len(rows)
-    with Pipeline(name=f"goat-sft-{name}", cache_dir=str(build_dir / "distilabel")) as pipeline:
-        load = LoadDataFromDicts(name="load_chains", data=rows, batch_size=batch_size)
+    batch_size = batch_size or default_batch_size(concurrency)
+    if batch_size < concurrency:
+        raise ValueError(f"batch_size {batch_size} < concurrency {concurrency}: the extra workers would never run")
+    with GoatPipeline(name=f"goat-sft-{name}", cache_dir=str(build_dir / "distilabel")) as pipeline:
+        load = load_rows_step("load_chains", build_dir / "pipeline_input" / "chains.jsonl", rows, batch_size)
         execute = ExecuteChains(
             name="execute_chains",
+            concurrency=concurrency,
             build_dir=str(build_dir),
             llm_config=llm_config,
             sources=sources,
@@ -62,6 +69,8 @@ def build_pipeline(
         )
         write = WriteQueryAndAnswer(
             name="write_query_and_answer",
+            concurrency=concurrency,
+            position=1,
             build_dir=str(build_dir),
             llm_config=llm_config,
             input_batch_size=batch_size,
@@ -76,7 +85,13 @@ def build_pipeline(
         )
         if judge:
             check = JudgeTraces(
-                name="judge", build_dir=str(build_dir), llm_config=llm_config, input_batch_size=batch_size, total=total
+                name="judge",
+                position=2,
+                build_dir=str(build_dir),
+                llm_config=llm_config,
+                concurrency=concurrency,
+                input_batch_size=batch_size,
+                total=total,
             )
             load >> execute >> write >> check >> fmt
         else:
@@ -98,20 +113,24 @@ class _OwnLinesOnly(logging.Filter):
 _STEPS_FILE = sys.modules[ExecuteChains.__module__].__file__
 
 
-def _steps(pipeline: Pipeline) -> list[Any]:
+def _steps(pipeline: GoatPipeline) -> list[Any]:
     from distilabel import constants
 
     return [pipeline.dag.get_step(name)[constants.STEP_ATTR_NAME] for name in pipeline.dag]
 
 
-def run_pipeline(pipeline: Pipeline, *, use_cache: bool = False, quiet: bool = True) -> list[dict[str, Any]]:
-    """Run and return the rows of the last step (ok and rejected), one per chain.
+def run_pipeline(pipeline: GoatPipeline, *, use_cache: bool = False, quiet: bool = True) -> list[dict[str, Any]]:
+    """Run and return one row per input row (ok and rejected), in input order: the last step's rows and those that
+    build steps set aside on the way (`_BuildStep._pass_on`).
 
     ``use_cache=False`` (the default) ignores distilabel's batch cache, which cannot resume a killed run (see the
     module docstring); the steps' call caches make the rerun cheap. Raises `PipelineIncomplete` when distilabel
     returns fewer rows than chains (a stopped run), so that a partial result is never saved as the build's rows.
     """
     steps = _steps(pipeline)
+    set_aside_dirs = sorted({Path(s.build_dir) for s in steps if isinstance(s, _BuildStep)})
+    for d in set_aside_dirs:  # left by a run that was killed: this run starts afresh
+        (d / SET_ASIDE_FILE).unlink(missing_ok=True)
     if quiet:
         for name in ("distilabel", "distilabel.pipeline", "distilabel.step"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -131,9 +150,14 @@ def run_pipeline(pipeline: Pipeline, *, use_cache: bool = False, quiet: bool = T
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     rows = distiset["default"]["train"].to_list() if distiset and "default" in distiset else []
-    expected = sum(len(step.data) for step in steps if isinstance(step, LoadDataFromDicts))
+    for d in set_aside_dirs:
+        rows += take_set_aside(d)
+    loads = [step for step in steps if isinstance(step, LoadRows)]
+    expected = sum(step.count for step in loads)
     if len(rows) != expected:
         raise PipelineIncomplete(f"the pipeline returned {len(rows)} rows for {expected} chains (stopped early?)")
+    order = {r["chain_id"]: i for step in loads for i, r in enumerate(step.read()) if "chain_id" in r}
+    rows.sort(key=lambda r: order.get(r.get("chain_id"), len(order)))  # stable: rows without a chain id keep theirs
     return rows
 
 

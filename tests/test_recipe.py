@@ -382,7 +382,10 @@ def test_fingerprint_depends_on_content_only(tmp_path):
     fp = fingerprint(base, {"films": spec}, models, code="c1")
     assert len(fp) == 64 and fp == fingerprint(reordered, {"films": spec}, models, code="c1")
     # changes that do not change a row of data
-    labels_only = ("version=9.9.9", "hub.repo_id=other/name", "hub.private=true", "description=x", "license=mit")
+    labels_only = (
+        "version=9.9.9", "hub.repo_id=other/name", "hub.private=true", "description=x", "license=mit",
+        "llm.concurrency=32",  # speed only: an interrupted build resumes in its directory with more requests in flight
+    )  # fmt: skip
     for field_override in labels_only:
         changed = parse_recipe(VALID, overrides=[field_override], check_files=False)
         assert fingerprint(changed, {"films": spec}, models, code="c1") == fp, field_override

@@ -8,6 +8,7 @@ Files a build's steps keep in the build directory, which make a killed build res
 - ``calls.sqlite``: every API call and its answer (`ResponseCache`); a re-run answers a call that already succeeded
   from it (a failed call is made again);
 - ``llm.sqlite``: every successful LLM generation (`goat_datasets.llm.cache.CachedLLM`);
+- ``rows_set_aside.jsonl``: during a run, the rows a step rejected, which skip the later steps (`set_aside`);
 - ``build_log.jsonl``: one JSON line per step batch with its live and cached API and LLM calls: the record of what
   each run did (``goat build`` sums the lines of its own run at the end).
 """
@@ -31,6 +32,8 @@ LOCAL_LLM_URL_ENV = "GOAT_LOCAL_LLM_URL"
 CALLS_CACHE_FILE = "calls.sqlite"
 LLM_CACHE_FILE = "llm.sqlite"
 BUILD_LOG_FILE = "build_log.jsonl"
+SET_ASIDE_FILE = "rows_set_aside.jsonl"  # rows rejected by a step before the last: they skip the steps after it
+SET_ASIDE_AT = "_set_aside_at"  # the position of the step that set a row aside (read by the steps after it)
 
 
 def save_apis(build_dir: Path, apis: list[ApiSpec]) -> Path:
@@ -74,11 +77,63 @@ def append_build_log(build_dir: str | Path, record: dict[str, Any]) -> None:
     """One JSON line in ``build_log.jsonl``, written with a single append (lines from several processes interleave
     whole)."""
     line = json.dumps({**record, "time": round(time.time(), 3), "pid": os.getpid()}, sort_keys=True) + "\n"
-    fd = os.open(Path(build_dir) / BUILD_LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    _append_lines(Path(build_dir) / BUILD_LOG_FILE, [line])
+
+
+def _append_lines(path: Path, lines: list[str]) -> None:
+    """One ``write`` with the O_APPEND flag: lines from several processes interleave whole."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, "".join(lines).encode())
     finally:
         os.close(fd)
+
+
+def set_aside(build_dir: str | Path, rows: list[dict[str, Any]], position: int) -> None:
+    """Appends rejected ``rows`` to ``rows_set_aside.jsonl``, marked with the ``position`` of the step that set them
+    aside; `goat_builders.sft_traces.run_pipeline` adds them back to the pipeline's output."""
+    if rows:
+        lines = [json.dumps({**r, SET_ASIDE_AT: position}, ensure_ascii=False) + "\n" for r in rows]
+        _append_lines(Path(build_dir) / SET_ASIDE_FILE, lines)
+
+
+class SetAsideCounter:
+    """How many rows steps before a given position have set aside so far: read incrementally (only the bytes
+    appended since the last look), so a progress line costs no more as the file grows."""
+
+    def __init__(self, build_dir: str | Path, before: int):
+        self.path = Path(build_dir) / SET_ASIDE_FILE
+        self.before = before
+        self.offset = 0
+        self.count = 0
+
+    def __call__(self) -> int:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.count
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            if json.loads(line).get(SET_ASIDE_AT, 0) < self.before:
+                self.count += 1
+        return self.count
+
+
+def take_set_aside(build_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows set aside in a run (without their marks), and the file removed."""
+    path = Path(build_dir) / SET_ASIDE_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        row.pop(SET_ASIDE_AT, None)
+        rows.append(row)
+    path.unlink()
+    return rows
 
 
 def read_build_log(build_dir: str | Path) -> list[dict[str, Any]]:

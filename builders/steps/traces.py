@@ -29,7 +29,15 @@ from distilabel.steps import Step, StepInput
 from pydantic import Field, PrivateAttr
 
 from goat_builders.prompting import template_hash
-from goat_builders.steps.context import CALLS_CACHE_FILE, append_build_log, code_hash, load_apis, make_cached_llm
+from goat_builders.steps.context import (
+    CALLS_CACHE_FILE,
+    SetAsideCounter,
+    append_build_log,
+    code_hash,
+    load_apis,
+    make_cached_llm,
+    set_aside,
+)
 from goat_builders.traces import (
     LLMUsage,
     execute_chain,
@@ -82,21 +90,28 @@ class _BuildStep(Step):
     build_dir: str
     llm_config: dict[str, Any] = Field(default_factory=dict)
     concurrency: RuntimeParameter[int] = Field(default=4, description="rows processed at once in a batch")
-    total: int = Field(default=0, description="rows this step will see, for its progress lines (0: unknown)")
+    total: int = Field(default=0, description="rows the pipeline started with, for progress lines (0: unknown)")
+    position: int = Field(default=0, description="the step's place in the pipeline: 0 for the first build step")
     code_hash: str = Field(default_factory=_code_hash)
 
     _apis: dict = PrivateAttr(default_factory=dict)
     _progress: dict = PrivateAttr(default_factory=dict)  # started (monotonic s), done, rejected: across batches
     _llm: Any = PrivateAttr(default=None)
     _calls: Any = PrivateAttr(default=None)  # the CachingExecutor of steps that call APIs
+    _pool: Any = PrivateAttr(default=None)  # the step's workers, kept across batches
+    _set_aside_before: Any = PrivateAttr(default=None)  # rows that earlier steps set aside (never reach this one)
 
     def load(self) -> None:
         super().load()
         self._apis = load_apis(self.build_dir)
+        self._set_aside_before = SetAsideCounter(self.build_dir, before=self.position)
         if self.llm_config:
             self._llm = make_cached_llm(self.llm_config, self.build_dir)
 
     def unload(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -116,36 +131,54 @@ class _BuildStep(Step):
     def _record_batch(self, rows: list[dict[str, Any]], before: dict[str, int], what: str = "rows") -> None:
         """Logs the step's progress and the batch's calls (step logger) and appends them to ``build_log.jsonl``."""
         now = self._call_counts()
-        delta = {k: now[k] - before.get(k, 0) for k in now}
+        delta = {k: now[k] - before.get(k, 0) for k in now}  # batch_started is not a count
         ok = sum(r.get("status") == "ok" for r in rows)
         progress = self._progress
         progress["done"] = progress.get("done", 0) + len(rows)
         progress["rejected"] = progress.get("rejected", 0) + len(rows) - ok
         elapsed = time.monotonic() - progress.get("started", time.monotonic())
         api = f"API calls: {delta['api_live']} live, {delta['api_cached']} cached; " if self._calls is not None else ""
+        expected = max(progress["done"], self.total - self._set_aside_before()) if self.total else 0
         self._logger.info(
-            progress_line(self.name, progress["done"], self.total, elapsed, progress["rejected"], what)
+            progress_line(self.name, progress["done"], expected, elapsed, progress["rejected"], what)
             + f"; {api}LLM calls: {delta['llm_live']} live, {delta['llm_cached']} cached"
             + (f" ({delta['llm_failed']} failed)" if delta["llm_failed"] else "")
         )
-        append_build_log(
-            self.build_dir,
-            {"step": self.name, "rows": len(rows), "ok": ok, "done": progress["done"], "total": self.total, **delta},
-        )
+        record = {"step": self.name, "rows": len(rows), "ok": ok, "done": progress["done"], "total": expected}
+        record["batch_s"] = round(time.monotonic() - before.get("batch_started", time.monotonic()), 4)
+        append_build_log(self.build_dir, {**record, **delta})
 
-    def _start_batch(self) -> dict[str, int]:
-        """The call counts before a batch; the first batch starts the step's clock."""
-        self._progress.setdefault("started", time.monotonic())
-        return self._call_counts()
+    def _start_batch(self) -> dict[str, Any]:
+        """The call counts before a batch and its start time; the first batch starts the step's clock."""
+        now = time.monotonic()
+        self._progress.setdefault("started", now)
+        return {**self._call_counts(), "batch_started": now}
+
+    def _pass_on(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows still ok, for the next step; the rejected ones are set aside (`set_aside`) rather than passed
+        along, so that the next steps' batches hold only rows with work to do and no worker idles beside a row
+        that needs none. `goat_builders.sft_traces.run_pipeline` puts them back with the pipeline's output.
+
+        A batch with no row left is passed on whole: distilabel 1.5.3 waits forever for a step that never receives
+        a row (seen when every API call of a build failed); the later steps skip rejected rows, so it costs nothing.
+        """
+        rejected = [r for r in rows if r.get("status") != "ok"]
+        if len(rejected) == len(rows):
+            return rows
+        for row in rejected:
+            row.setdefault("api_ids", [c["api_id"] for c in json.loads(row.get("calls") or "[]")])
+        set_aside(self.build_dir, rejected, self.position)
+        return [r for r in rows if r.get("status") == "ok"]
 
     def _map(self, fn, rows: list[dict[str, Any]]) -> None:
-        workers = max(1, min(int(self.concurrency or 1), len(rows)))
-        if workers == 1:
+        workers = max(1, int(self.concurrency or 1))
+        if workers == 1 or len(rows) == 1:
             for row in rows:
                 fn(row)
             return
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(fn, rows))
+        if self._pool is None:  # one pool for the step's life: its threads keep their HTTP and SQLite connections
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
+        list(self._pool.map(fn, rows))
 
 
 class ExecuteChains(_BuildStep):
@@ -192,7 +225,7 @@ class ExecuteChains(_BuildStep):
         before = self._start_batch()
         self._map(self._one, inputs)
         self._record_batch(inputs, before, "chains")
-        yield inputs
+        yield self._pass_on(inputs)
 
 
 class WriteQueryAndAnswer(_BuildStep):
@@ -241,7 +274,7 @@ class WriteQueryAndAnswer(_BuildStep):
         before = self._start_batch()
         self._map(self._one, inputs)
         self._record_batch(inputs, before)
-        yield inputs
+        yield self._pass_on(inputs)
 
 
 class JudgeTraces(_BuildStep):
@@ -280,7 +313,7 @@ class JudgeTraces(_BuildStep):
         before = self._start_batch()
         self._map(self._one, inputs)
         self._record_batch(inputs, before)
-        yield inputs
+        yield self._pass_on(inputs)
 
 
 class FormatSFT(Step):

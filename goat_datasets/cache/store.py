@@ -181,7 +181,8 @@ class SQLiteFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        # (pid, thread, connection) of every connection opened through this object
+        self._connections: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         self._connection()  # fail early on an unreadable file or a newer schema
 
@@ -195,8 +196,15 @@ class SQLiteFile:
             return conn
         conn = self._open()
         self._local.conn, self._local.pid = conn, os.getpid()
+        pid = os.getpid()
         with self._lock:
-            self._connections.append((os.getpid(), conn))
+            # a thread that has ended cannot use its connection again: close it rather than hold it until `close`
+            # (a step that starts new worker threads would otherwise run out of file descriptors)
+            ended = [c for p, t, c in self._connections if p == pid and not t.is_alive()]
+            self._connections = [(p, t, c) for p, t, c in self._connections if p != pid or t.is_alive()]
+            self._connections.append((pid, threading.current_thread(), conn))
+        for old in ended:
+            old.close()
         return conn
 
     def _open(self) -> sqlite3.Connection:
@@ -257,7 +265,7 @@ class SQLiteFile:
         """Closes this process's connections; the file cannot be used through this object afterwards."""
         with self._lock:
             self._closed = True
-            mine = [conn for pid, conn in self._connections if pid == os.getpid()]
+            mine = [conn for pid, _, conn in self._connections if pid == os.getpid()]
             self._connections = []
         for conn in mine:
             conn.close()

@@ -9,6 +9,8 @@ Fields left out on purpose, because they do not change a single row of the data:
   a published version must reproduce its fingerprint whatever it is tagged.
 - ``hub``: where the data goes (repo id, privacy), not what it is.
 - ``description`` and ``license``: text for the dataset card.
+- ``llm.concurrency``: how many requests are in flight, which changes speed only (every request is cached by its
+  content), so a user can raise it and resume an interrupted build.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from goat_datasets.recipe.schema import Recipe
 CODE_PACKAGES = ("goat_datasets", "goat_builders")
 CODE_SUFFIXES = (".py", ".jinja")
 NON_CONTENT_FIELDS = frozenset({"version", "hub", "description", "license"})
+NON_CONTENT_NESTED = {"llm": frozenset({"concurrency"})}
 
 
 def _package_dir(name: str) -> Path | None:
@@ -73,7 +76,11 @@ def _canonical_json(value: Any) -> bytes:
 
 def content_settings(recipe: Recipe) -> dict[str, Any]:
     """The recipe as data, minus the fields that do not change the content (see the module docstring)."""
-    return {k: v for k, v in recipe.model_dump(mode="json").items() if k not in NON_CONTENT_FIELDS}
+    settings = {k: v for k, v in recipe.model_dump(mode="json").items() if k not in NON_CONTENT_FIELDS}
+    for section, fields in NON_CONTENT_NESTED.items():
+        if isinstance(settings.get(section), dict):
+            settings[section] = {k: v for k, v in settings[section].items() if k not in fields}
+    return settings
 
 
 def replay_cache_digests(recipe: Recipe) -> dict[str, str]:

@@ -242,6 +242,14 @@ class LLMConfig(_Strict):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy.")
     max_new_tokens: int = Field(default=256, ge=1, le=8192, description="Token budget of one generation.")
     seed: int = Field(default=0, description="Seed passed to the generator for reproducible sampling.")
+    concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Items each pipeline step works on at once: its LLM requests (and API calls) in flight. Raise it "
+        "for a server that batches requests (vLLM, TGI). It changes speed, not data: a build keeps its directory "
+        "when only this changes, so an interrupted build can resume faster.",
+    )
 
     @field_validator("provider")
     @classmethod
