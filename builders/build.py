@@ -26,6 +26,7 @@ from goat_datasets.recipe.fingerprint import build_dir as fingerprint_build_dir
 from goat_datasets.recipe.fingerprint import code_version, fingerprint, replay_cache_digests
 from goat_datasets.recipe.schema import Recipe
 from goat_datasets.sources.models import ApiSpec
+from goat_builders.reuse import INPUTS_FILE, carry_over_calls, record_inputs
 from goat_builders.steps.context import LOCAL_LLM_URL, LOCAL_LLM_URL_ENV, load_apis, read_build_log, save_apis
 
 DATASET_DIR = "dataset"
@@ -236,7 +237,8 @@ class BuildSetup:
 
 
 def prepare_build(recipe: Recipe, log: Log = print) -> BuildSetup:
-    """Parse the sources, take the fingerprint, make the build directory and save apis.json in it."""
+    """Parse the sources, take the fingerprint, make the build directory (a fresh one starts with the calls of an
+    earlier build of the same inputs under other code: `goat_builders.reuse`) and save apis.json in it."""
     apis, contents, base_urls = load_sources(recipe, log)
     models = model_ids(recipe)
     code = code_version()  # hashes every source file: once per build
@@ -245,8 +247,13 @@ def prepare_build(recipe: Recipe, log: Log = print) -> BuildSetup:
     caches = {**replay_cache_digests(recipe), **rl_input_digests(recipe)}
     fp = fingerprint(recipe, contents, sorted(models.values()), code=code, caches=caches)
     bdir = fingerprint_build_dir(recipe, fp)
+    fresh = not (bdir / INPUTS_FILE).is_file()
     bdir.mkdir(parents=True, exist_ok=True)
     log(f"build directory: {bdir}")
+    if fresh:  # the same inputs under other code: its recorded calls still answer the same requests
+        reuse_key = fingerprint(recipe, contents, sorted(models.values()), code="(any)", caches=caches)
+        carry_over_calls(bdir, reuse_key, log)
+        record_inputs(bdir, reuse_key, fp)
     save_apis(bdir, apis)
     return BuildSetup(apis, models, code, fp, bdir, _source_exec_configs(recipe, base_urls))
 
