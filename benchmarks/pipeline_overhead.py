@@ -14,10 +14,11 @@ The ideal: each step processes ``c`` rows at once (its ``concurrency``), and dis
 processes, so a sample's steps overlap with other samples'. The slowest step then bounds the rate:
 ``ideal = c / max_step(per-sample seconds of that step)``, with per-sample seconds = the step's LLM calls per sample
 × LLM latency (+ API calls per sample × API latency for the step that executes calls), counted from the build's own
-records (``build_log.jsonl``). ``ratio = measured / ideal`` (target >= 0.9); ``overhead per row`` = (wall - ideal
+records (the rows' LLM usage, ``build_log.jsonl``). ``ratio = measured / ideal`` (target >= 0.9); ``overhead per row`` = (wall - ideal
 wall) / samples, which includes the fixed cost of a run: start-up until the first batch starts (``start s``), and
 filling and draining the steps' chain of processes, so larger ``--samples`` give a truer steady-state ratio.
-Last line: ``ratio_at_<c>=R ... overhead_ms_per_row_at_<c>=O``.
+The steps' progress lines scroll by while it runs; the table comes at the end. Last line:
+``ratio_at_<c>=R ... overhead_ms_per_row_at_<c>=O``.
 """
 
 from __future__ import annotations
@@ -154,10 +155,12 @@ def main() -> None:
             setup = prepare_build(recipe, quiet)
             graph = build_graph_stage(recipe, setup.apis, setup.build_dir, setup.exec_configs, quiet)
             chains = sample_stage(recipe, graph, setup.apis, setup.build_dir, quiet)
-            print(f"{len(chains)} sampled chains; LLM latency {args.llm_latency}s, API latency {args.api_latency}s; "
-                  f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-            print(f"{'concurrency':>11} {'wall s':>7} {'start s':>7} {'samples/s':>9} {'ideal/s':>7} {'ratio':>5} "
-                  f"{'overhead ms/row':>15}")  # fmt: skip
+            lines = [
+                f"{len(chains)} sampled chains; LLM latency {args.llm_latency}s, API latency {args.api_latency}s; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                f"{'concurrency':>11} {'wall s':>7} {'start s':>7} {'samples/s':>9} {'ideal/s':>7} {'ratio':>5} "
+                f"{'overhead ms/row':>15}",
+            ]  # fmt: skip
             for c in args.concurrency:
                 wall, rows, records, epoch = run_once(setup, chains, llm_url, c, tmp / "runs")
                 api_calls = sum(r.get("api_live", 0) for r in records)
@@ -165,8 +168,11 @@ def main() -> None:
                 rate, ideal_rate = len(rows) / wall, len(rows) / ideal
                 overhead_ms = (wall - ideal) / len(rows) * 1000
                 results[c] = (rate / ideal_rate, overhead_ms)
-                print(f"{c:>11} {wall:>7.1f} {start_seconds(records, epoch):>7.2f} {rate:>9.2f} {ideal_rate:>7.2f} "
-                      f"{rate / ideal_rate:>5.2f} {overhead_ms:>15.0f}")  # fmt: skip
+                lines.append(
+                    f"{c:>11} {wall:>7.1f} {start_seconds(records, epoch):>7.2f} {rate:>9.2f} {ideal_rate:>7.2f} "
+                    f"{rate / ideal_rate:>5.2f} {overhead_ms:>15.0f}"
+                )  # fmt: skip
+        print("\n".join(lines))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(" ".join(f"ratio_at_{c}={r:.2f}" for c, (r, _) in results.items()) + " "

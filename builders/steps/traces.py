@@ -131,11 +131,11 @@ class _BuildStep(Step):
     def _record_batch(self, rows: list[dict[str, Any]], before: dict[str, int], what: str = "rows") -> None:
         """Logs the step's progress and the batch's calls (step logger) and appends them to ``build_log.jsonl``."""
         now = self._call_counts()
-        delta = {k: now[k] - before.get(k, 0) for k in now}  # batch_started is not a count
+        delta = {k: now[k] - before.get(k, 0) for k in now}  # the counts only (before also holds batch timing)
         ok = sum(r.get("status") == "ok" for r in rows)
         progress = self._progress
         progress["done"] = progress.get("done", 0) + len(rows)
-        progress["rejected"] = progress.get("rejected", 0) + len(rows) - ok
+        progress["rejected"] = progress.get("rejected", 0) + len(rows) - ok - before.get("arrived_rejected", 0)
         elapsed = time.monotonic() - progress.get("started", time.monotonic())
         api = f"API calls: {delta['api_live']} live, {delta['api_cached']} cached; " if self._calls is not None else ""
         expected = max(progress["done"], self.total - self._set_aside_before()) if self.total else 0
@@ -148,11 +148,13 @@ class _BuildStep(Step):
         record["batch_s"] = round(time.monotonic() - before.get("batch_started", time.monotonic()), 4)
         append_build_log(self.build_dir, {**record, **delta})
 
-    def _start_batch(self) -> dict[str, Any]:
-        """The call counts before a batch and its start time; the first batch starts the step's clock."""
+    def _start_batch(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The call counts before a batch, its start time and its rows that arrived rejected (a whole batch that an
+        earlier step rejected: not this step's rejections); the first batch starts the step's clock."""
         now = time.monotonic()
         self._progress.setdefault("started", now)
-        return {**self._call_counts(), "batch_started": now}
+        arrived_rejected = sum(r.get("status", "ok") != "ok" for r in rows)
+        return {**self._call_counts(), "batch_started": now, "arrived_rejected": arrived_rejected}
 
     def _pass_on(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows still ok, for the next step; the rejected ones are set aside (`set_aside`) rather than passed
@@ -222,7 +224,7 @@ class ExecuteChains(_BuildStep):
         _merge_usage(row, run.usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
-        before = self._start_batch()
+        before = self._start_batch(inputs)
         self._map(self._one, inputs)
         self._record_batch(inputs, before, "chains")
         yield self._pass_on(inputs)
@@ -271,7 +273,7 @@ class WriteQueryAndAnswer(_BuildStep):
             _merge_usage(row, usage)
 
     def process(self, inputs: StepInput):  # type: ignore[override]
-        before = self._start_batch()
+        before = self._start_batch(inputs)
         self._map(self._one, inputs)
         self._record_batch(inputs, before)
         yield self._pass_on(inputs)
@@ -310,7 +312,7 @@ class JudgeTraces(_BuildStep):
             row["judge_reason"] = verdict.reason
 
     def process(self, inputs: StepInput):  # type: ignore[override]
-        before = self._start_batch()
+        before = self._start_batch(inputs)
         self._map(self._one, inputs)
         self._record_batch(inputs, before)
         yield self._pass_on(inputs)
