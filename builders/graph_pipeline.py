@@ -72,7 +72,9 @@ def _run_task(
     rows = [{"index": i, "request": json.dumps(r, ensure_ascii=False, sort_keys=True)} for i, r in enumerate(requests)]
     llm = CachedEndpointLLM(llm_config=llm_config, build_dir=str(build_dir), concurrency=concurrency)
     with GoatPipeline(name=f"goat-graph-{name}", cache_dir=str(Path(build_dir) / "distilabel")) as pipeline:
-        load = load_rows_step(f"load_{name}", Path(build_dir) / "pipeline_input" / f"{name}.jsonl", rows, batch_size)
+        load = load_rows_step(
+            f"load_{name}", Path(build_dir) / "pipeline_input" / f"{name}.jsonl", rows, batch_size, ["index", "request"]
+        )
         task = task_cls(
             name=name, llm=llm, build_dir=str(build_dir), attempts=attempts, total=len(rows),
             input_batch_size=batch_size, add_raw_output=False, add_raw_input=False, **task_kwargs,

@@ -56,7 +56,9 @@ def build_pipeline(
     if batch_size < concurrency:
         raise ValueError(f"batch_size {batch_size} < concurrency {concurrency}: the extra workers would never run")
     with GoatPipeline(name=f"goat-sft-{name}", cache_dir=str(build_dir / "distilabel")) as pipeline:
-        load = load_rows_step("load_chains", build_dir / "pipeline_input" / "chains.jsonl", rows, batch_size)
+        load = load_rows_step(
+            "load_chains", build_dir / "pipeline_input" / "chains.jsonl", rows, batch_size, ["chain_id", "chain"]
+        )
         execute = ExecuteChains(
             name="execute_chains",
             concurrency=concurrency,
@@ -128,6 +130,9 @@ def run_pipeline(pipeline: GoatPipeline, *, use_cache: bool = False, quiet: bool
     returns fewer rows than chains (a stopped run), so that a partial result is never saved as the build's rows.
     """
     steps = _steps(pipeline)
+    loads = [step for step in steps if isinstance(step, LoadRows)]
+    if not any(step.count for step in loads):
+        return []  # nothing to do: distilabel would wait forever for rows that never come
     set_aside_dirs = sorted({Path(s.build_dir) for s in steps if isinstance(s, _BuildStep)})
     for d in set_aside_dirs:  # left by a run that was killed: this run starts afresh
         (d / SET_ASIDE_FILE).unlink(missing_ok=True)
@@ -152,7 +157,6 @@ def run_pipeline(pipeline: GoatPipeline, *, use_cache: bool = False, quiet: bool
     rows = distiset["default"]["train"].to_list() if distiset and "default" in distiset else []
     for d in set_aside_dirs:
         rows += take_set_aside(d)
-    loads = [step for step in steps if isinstance(step, LoadRows)]
     expected = sum(step.count for step in loads)
     if len(rows) != expected:
         raise PipelineIncomplete(f"the pipeline returned {len(rows)} rows for {expected} chains (stopped early?)")

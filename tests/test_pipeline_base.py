@@ -36,7 +36,7 @@ class Double(Step):
 
 def _pipeline(tmp_path: Path, rows: list[dict], batch_size: int) -> GoatPipeline:
     with GoatPipeline(name="t-goat", cache_dir=str(tmp_path / "distilabel")) as pipeline:
-        load = load_rows_step("load", tmp_path / "in" / "rows.jsonl", rows, batch_size)
+        load = load_rows_step("load", tmp_path / "in" / "rows.jsonl", rows, batch_size, ["n"])
         load >> Double(name="double", input_batch_size=batch_size)
     return pipeline
 
@@ -85,9 +85,11 @@ def test_distilabels_polls_sleep_at_most_poll_s_while_a_pipeline_runs(monkeypatc
 def test_load_rows_reads_its_rows_from_a_file_and_signs_them(tmp_path):
     rows = [{"chain_id": f"c{i}", "chain": json.dumps({"i": i})} for i in range(5)]
     with GoatPipeline(name="t-load", cache_dir=str(tmp_path / "d")):
-        step = load_rows_step("load", tmp_path / "rows.jsonl", rows, batch_size=2)
-        other = load_rows_step("load2", tmp_path / "rows2.jsonl", rows[:4], batch_size=2)
-    assert isinstance(step, LoadRows) and step.count == 5 and step.outputs == ["chain", "chain_id"]
+        step = load_rows_step("load", tmp_path / "rows.jsonl", rows, 2, ["chain_id", "chain"])
+        other = load_rows_step("load2", tmp_path / "rows2.jsonl", rows[:4], 2, ["chain_id", "chain"])
+        with pytest.raises(ValueError, match="exactly the columns"):
+            load_rows_step("load3", tmp_path / "rows3.jsonl", [{"chain_id": "x"}], 2, ["chain_id", "chain"])
+    assert isinstance(step, LoadRows) and step.count == 5 and step.outputs == ["chain_id", "chain"]
     assert step.digest != other.digest and step.signature != other.signature
     assert "c0" not in json.dumps(step.dump())  # the rows are not an attribute: distilabel's dumps stay small
     batches = list(step.process())
@@ -97,6 +99,13 @@ def test_load_rows_reads_its_rows_from_a_file_and_signs_them(tmp_path):
     (tmp_path / "rows.jsonl").write_text("{}\n")
     with pytest.raises(RuntimeError, match="has 1 rows, expected 5"):
         list(step.process())
+
+
+def test_a_pipeline_without_rows_returns_none_at_once(tmp_path):
+    assert run_pipeline(_pipeline(tmp_path, [], batch_size=2)) == []
+    (tmp_path / "apis.json").write_text("[]")
+    traces = build_pipeline(name="t", build_dir=tmp_path, chains=[], sources=[], llm_config={})
+    assert run_pipeline(traces) == []
 
 
 def test_batches_are_at_least_as_large_as_the_concurrency(tmp_path):

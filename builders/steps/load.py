@@ -51,19 +51,23 @@ class LoadRows(GeneratorStep):
             yield rows[start:end], end >= len(rows)
 
 
-def load_rows_step(name: str, path: Path, rows: list[dict[str, Any]], batch_size: int) -> LoadRows:
-    """Writes ``rows`` to ``path`` and returns the step that reads them back (inside a pipeline's context)."""
+def load_rows_step(
+    name: str, path: Path, rows: list[dict[str, Any]], batch_size: int, columns: list[str]
+) -> LoadRows:
+    """Writes ``rows`` to ``path`` and returns the step that reads them back (inside a pipeline's context).
+    ``columns``: what each row holds, named even when there are no rows (distilabel checks the steps' inputs)."""
     data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-    columns = sorted({k for r in rows for k in r})
+    if any(set(r) != set(columns) for r in rows):
+        raise ValueError(f"{name}: every row must have exactly the columns {columns}")
     return LoadRows(
         name=name,
         path=str(path),
         count=len(rows),
         digest=hashlib.sha256(data).hexdigest(),
-        columns=columns,
+        columns=list(columns),
         batch_size=batch_size,
     )
