@@ -178,13 +178,12 @@ def build_graph_stage(
 
         concurrency = recipe.llm.concurrency
         hooks["describe"] = describe_hook(
-            llm_config, build_dir, g.descriptions, attempts=g.llm_attempts, log=log, concurrency=concurrency,
-            batch_size=max(8, concurrency),
-        )  # fmt: skip
+            llm_config, build_dir, g.descriptions, attempts=g.llm_attempts, concurrency=concurrency, log=log
+        )
         if g.llm_check:
             hooks["llm_check"] = llm_check_hook(
-                llm_config, build_dir, attempts=g.llm_attempts, log=log, concurrency=concurrency,
-                batch_size=max(g.llm_check_batch_size, concurrency),
+                llm_config, build_dir, attempts=g.llm_attempts, batch_size=g.llm_check_batch_size,
+                concurrency=concurrency, log=log,
             )  # fmt: skip
     with make_router(exec_configs) as router, _no_progress_bars():
         graph, stats = build_graph(

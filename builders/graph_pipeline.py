@@ -23,25 +23,25 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from goat_builders.pipeline_base import GoatPipeline  # first: it silences a distilabel warning at import
-from goat_builders.llm_adapter import CachedEndpointLLM  # noqa: E402
-from goat_builders.sft_traces import run_pipeline  # noqa: E402
-from goat_builders.steps.load import load_rows_step  # noqa: E402
-from goat_builders.steps.graph_tasks import CheckEdges, DescribeApis, _GraphTask, answer_from_json  # noqa: E402
-from goat_datasets.graph.descriptions import (  # noqa: E402
+from goat_builders.llm_adapter import CachedEndpointLLM
+from goat_builders.sft_traces import run_pipeline
+from goat_builders.steps.load import load_rows_step
+from goat_builders.steps.graph_tasks import CheckEdges, DescribeApis, _GraphTask, answer_from_json
+from goat_datasets.graph.descriptions import (
     MAX_ITEMS_PER_REQUEST,
     DescriptionStats,
     apply_answers,
     plan_requests,
 )
-from goat_datasets.graph.llm_check import (  # noqa: E402
+from goat_datasets.graph.llm_check import (
     DEFAULT_ATTEMPTS,
     LlmCheckStats,
     count_verdicts,
     edge_context,
     verdict_result,
 )
-from goat_datasets.graph.model import DependencyEdge, StageResult  # noqa: E402
-from goat_datasets.sources.models import ApiSpec  # noqa: E402
+from goat_datasets.graph.model import DependencyEdge, StageResult
+from goat_datasets.sources.models import ApiSpec
 
 DESCRIPTIONS_FILE = "descriptions.json"
 Log = Callable[[str], None]
@@ -68,7 +68,9 @@ def _run_task(
     quiet: bool = True,
     **task_kwargs: Any,
 ) -> list[Any]:
-    """Run ``LoadRows >> task_cls`` over ``requests``; one `Answer` per request, in order."""
+    """Run ``LoadRows >> task_cls`` over ``requests``; one `Answer` per request, in order. A batch holds at least
+    ``concurrency`` requests, so that every request slot has one."""
+    batch_size = max(batch_size, concurrency)
     rows = [{"index": i, "request": json.dumps(r, ensure_ascii=False, sort_keys=True)} for i, r in enumerate(requests)]
     llm = CachedEndpointLLM(llm_config=llm_config, build_dir=str(build_dir), concurrency=concurrency)
     with GoatPipeline(name=f"goat-graph-{name}", cache_dir=str(Path(build_dir) / "distilabel")) as pipeline:

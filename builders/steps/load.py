@@ -42,10 +42,7 @@ class LoadRows(GeneratorStep):
         return rows
 
     def process(self, offset: int = 0):  # type: ignore[override]
-        rows = self.read()
-        if not rows:
-            yield [], True
-            return
+        rows = self.read()  # never empty: run_pipeline does not start a pipeline without rows
         for start in range(offset, len(rows), self.batch_size):
             end = start + self.batch_size
             yield rows[start:end], end >= len(rows)
@@ -56,13 +53,13 @@ def load_rows_step(
 ) -> LoadRows:
     """Writes ``rows`` to ``path`` and returns the step that reads them back (inside a pipeline's context).
     ``columns``: what each row holds, named even when there are no rows (distilabel checks the steps' inputs)."""
+    if any(set(r) != set(columns) for r in rows):
+        raise ValueError(f"{name}: every row must have exactly the columns {columns}")
     data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-    if any(set(r) != set(columns) for r in rows):
-        raise ValueError(f"{name}: every row must have exactly the columns {columns}")
     return LoadRows(
         name=name,
         path=str(path),

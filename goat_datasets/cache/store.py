@@ -194,9 +194,8 @@ class SQLiteFile:
         conn = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
-        conn = self._open()
-        self._local.conn, self._local.pid = conn, os.getpid()
-        pid = os.getpid()
+        conn, pid = self._open(), os.getpid()
+        self._local.conn, self._local.pid = conn, pid
         with self._lock:
             # a thread that has ended cannot use its connection again: close it rather than hold it until `close`
             # (a step that starts new worker threads would otherwise run out of file descriptors)
