@@ -87,3 +87,24 @@ def test_calls_are_carried_over_only_from_a_build_of_the_same_inputs(tmp_path):
         assert cache.get("api", {"x": 1}) is not None and cache.get("api", {"x": 2}) is None
     assert carry_over_calls(new, "key-a", lines.append) is None  # it has calls of its own now: never overwritten
     assert not (new / INPUTS_FILE).exists()  # prepare_build records the inputs after carrying
+
+
+@pytest.mark.slow
+def test_llm_concurrency_sets_the_batches_and_changing_it_keeps_the_build(tmp_path, monkeypatch):
+    """``llm.concurrency`` from the recipe reaches the pipeline (batches of that many rows), and since it changes
+    speed only, a rerun with another value resumes the same build directory instead of starting again."""
+    monkeypatch.setenv("GOAT_CACHE_DIR", str(tmp_path / "cache"))
+    fake = FakeLLM(delay_s=0.0)
+    lines: list[str] = []
+    with fake.serve() as llm_url, serve_in_thread(demo_api([], lambda: ""), health_path="/health") as api:
+        path = write_recipe(tmp_path, api, llm_url, n=12)
+        fast = load_recipe(path, overrides=["llm.concurrency=12"])
+        fake.phase = "first"
+        first = run_build(fast, lines.append)
+        slow = load_recipe(path, overrides=["llm.concurrency=1"])
+        fake.phase = "second"
+        second = run_build(slow, lines.append)
+    executed = [r for r in read_build_log(first.build_dir) if r["step"] == "execute_chains"]
+    assert [r["rows"] for r in executed] == [12]  # one batch of 12 rows: the batch is as large as the concurrency
+    assert second.build_dir == first.build_dir and fake.requests("second") == []
+    assert any(line.startswith("generation: reusing 12 rows") for line in lines)
